@@ -14,7 +14,7 @@ from . import __version__
 from ._cli_utils import debug_enabled, err_console, set_debug
 from .datasets.cli import app as datasets_app
 from .errors import MsdBenchError
-from .harness.cli import bench, evaluate, submit, validate
+from .harness.cli import bench, evaluate, schema, submit, validate
 from .judges.cli import app as judges_app
 from .leaderboard.cli import app as leaderboard_app
 from .methods.cli import train
@@ -59,6 +59,7 @@ app.command("validate")(validate)
 app.command("evaluate")(evaluate)
 app.command("submit")(submit)
 app.command("bench")(bench)
+app.command("schema")(schema)
 app.command("train")(train)
 
 

@@ -1,16 +1,128 @@
-"""Top-level harness commands: validate, evaluate, submit, bench."""
+"""Top-level harness commands: validate, schema (and evaluate, submit, bench as they land)."""
 
 from __future__ import annotations
 
-import typer
+import json
+from pathlib import Path
 
-from .._cli_utils import handle_errors, not_yet
+import typer
+from rich.table import Table
+
+from .._cli_utils import console, err_console, handle_errors, not_yet
+from ..errors import MsdBenchError
+
+SCHEMA_FILES = {"submission.schema.json": "msd_bench.harness.manifest:manifest_schema_text"}
 
 
 @handle_errors
-def validate(path: str = typer.Argument(..., help="Submission folder.")) -> None:
-    """Check that a submission implements the interface."""
-    raise not_yet("validate", "issue #2")
+def validate(
+    path: str = typer.Argument(..., help="Submission folder (with submission.yaml) or hf://org/repo[@rev]."),
+    dataset: str | None = typer.Option(
+        None, "--dataset", "-d", help="Check only this dataset's artefacts (default: every declared dataset)."
+    ),
+    device: str = typer.Option("cpu", "--device", help="auto, cpu, cuda or cuda:N."),
+    trust_code: bool = typer.Option(
+        False, "--trust-code", help="Allow a torch submission's entry point (its Python code) to run."
+    ),
+    batch_size: int = typer.Option(4, "--batch-size", min=2, help="Size of the seeded dummy batch."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of tables."),
+) -> None:
+    """Check that a submission implements the model interface.
+
+    Loads the manifest and artefacts (sha256 printed), then runs a fixed, seeded dummy batch of each
+    declared dataset's shape through it: encode shapes and dtypes, decode shape and [0, 1] range, no
+    NaN/Inf, determinism, batch invariance (batch 1 vs N within 1e-4), reproducible priors, and swap
+    semantics. Exit code 0 when every check passes, 2 otherwise.
+
+    Example: msd-bench validate submissions/dsvae --trust-code
+    """
+    from .loader import resolve_source
+    from .manifest import load_manifest
+    from .validate import validate_submission
+
+    source = resolve_source(path)
+    manifest = load_manifest(source.path)
+    names = [dataset] if dataset else list(manifest.datasets)
+    reports = [
+        validate_submission(source.path, dataset=name, device=device, trust_code=trust_code, batch=batch_size)
+        for name in names
+    ]
+    if as_json:
+        out = [
+            {
+                "submission": r.submission,
+                "dataset": r.dataset,
+                "format": r.format,
+                "shape": list(r.shape),
+                "providers": r.providers,
+                "sha256": r.hashes,
+                "passed": r.passed,
+                "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in r.checks],
+            }
+            for r in reports
+        ]
+        console.print_json(json.dumps(out))
+    else:
+        for r in reports:
+            table = Table(title=f"{r.submission} on {r.dataset} [T,C,H,W]={list(r.shape)}", title_justify="left")
+            table.add_column("check")
+            table.add_column("result")
+            table.add_column("detail", overflow="fold")
+            for c in r.checks:
+                mark = {True: "[green]pass[/]", False: "[bold red]FAIL[/]", None: "[dim]n/a[/]"}[c.passed]
+                table.add_row(c.name, mark, c.detail)
+            console.print(table)
+            hashes = Table("artefact", "sha256", title="artefacts", title_justify="left")
+            for rel, digest in r.hashes.items():
+                hashes.add_row(rel, digest)
+            console.print(hashes)
+    failed = [(r, c) for r in reports for c in r.failures()]
+    if failed:
+        r, c = failed[0]
+        raise MsdBenchError(
+            f"{r.submission} fails {len(failed)} check(s); first: {c.name} on {r.dataset}: {c.detail}"
+        )
+    if not as_json:
+        console.print(f"[green]all checks passed[/] for {', '.join(r.dataset for r in reports)}")
+
+
+def _schema_texts() -> dict[str, str]:
+    import importlib
+
+    texts = {}
+    for fname, target in SCHEMA_FILES.items():
+        mod, fn = target.split(":")
+        texts[fname] = getattr(importlib.import_module(mod), fn)()
+    return texts
+
+
+@handle_errors
+def schema(
+    out_dir: Path = typer.Option(Path("docs"), "--out-dir", help="Folder to write the JSON Schemas into."),
+    check: bool = typer.Option(False, "--check", help="Only check that the files are up to date (exit 2 if not)."),
+) -> None:
+    """Export the JSON Schemas of submission.yaml (and results) to docs/.
+
+    Example: msd-bench schema            # rewrite docs/submission.schema.json
+             msd-bench schema --check    # CI: fail when the checked-in schema is stale
+    """
+    from .._io import atomic_write_text
+
+    stale = []
+    for fname, text in _schema_texts().items():
+        path = out_dir / fname
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current == text:
+            continue
+        if check:
+            stale.append(str(path))
+        else:
+            atomic_write_text(path, text)
+            console.print(f"wrote {path}")
+    if stale:
+        raise MsdBenchError(f"stale JSON Schema: {', '.join(stale)} (run `msd-bench schema` to regenerate)")
+    if check:
+        console.print("schemas up to date")
 
 
 @handle_errors
@@ -29,3 +141,6 @@ def submit() -> None:
 def bench() -> None:
     """Time a submission (lands with issue #6)."""
     raise not_yet("bench", "issue #6 (timing)")
+
+
+__all__ = ["bench", "err_console", "evaluate", "schema", "submit", "validate"]

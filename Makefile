@@ -1,0 +1,43 @@
+# msd-bench developer and user entry points. Every target creates / reuses the venv in $(VENV).
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+# A CPU build of torch is installed first when the venv has none (override, e.g. TORCH=torch for CUDA).
+TORCH   ?= torch==2.13.0
+PYTEST  := $(PY) -m pytest
+STAMP   := $(VENV)/.installed
+
+.PHONY: venv demo test test-slow lint bench schema clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job on the built-in default (see README).
+demo: $(STAMP)
+	$(PY) -m msd_bench.demo
+
+## Fast test suite (what CI runs).
+test: $(STAMP)
+	$(PYTEST) -q -m "not slow"
+
+## Long checks: full-size datasets, judge accuracy recomputation, GBT references.
+test-slow: $(STAMP)
+	$(PYTEST) -q -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check msd_bench tests benchmarks
+
+## Timing benchmarks: each script prints a table.
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+schema: $(STAMP)
+	$(VENV)/bin/msd-bench schema
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
