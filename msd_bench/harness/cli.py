@@ -11,7 +11,10 @@ from rich.table import Table
 from .._cli_utils import console, err_console, handle_errors, not_yet
 from ..errors import MsdBenchError
 
-SCHEMA_FILES = {"submission.schema.json": "msd_bench.harness.manifest:manifest_schema_text"}
+SCHEMA_FILES = {
+    "submission.schema.json": "msd_bench.harness.manifest:manifest_schema_text",
+    "result.schema.json": "msd_bench.harness.results:result_schema_text",
+}
 
 
 @handle_errors

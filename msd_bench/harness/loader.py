@@ -151,11 +151,13 @@ class OnnxSubmission(LoadedSubmission):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.sessions: dict[str, Any] = {}
+        self.paths: dict[str, Path] = {}
         self._param_count = 0
         for role in ONNX_IO:
             rel = getattr(self.entry, role)
             if rel:
-                self.sessions[role] = self._open(role, artefact_path(self.root, rel, role))
+                self.paths[role] = artefact_path(self.root, rel, role)
+                self.sessions[role] = self._open(role, self.paths[role])
         self.providers = list(self.sessions["encoder"].get_providers())
 
     def _open(self, role: str, path: Path):
