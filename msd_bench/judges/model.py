@@ -1,0 +1,175 @@
+"""The judge architecture: per-frame CNN → bidirectional GRU → one head per factor.
+
+A judge classifies every ground-truth factor of a video ``[B, T, C, H, W]`` (float32 in ``[0, 1]``):
+
+* ``sequence`` heads (one per factor) read the bidirectional GRU over the per-frame features
+  (mean over time of its outputs, concatenated with its final states of both directions);
+* ``frame`` heads (one per *static* factor) read **only** the per-frame CNN feature of that frame, so
+  a frame's prediction never borrows evidence from other frames (the consistency metrics rely on it).
+
+All heads return logits (no softmax). The network downsamples its input by average pooling first
+(``pool``; 64 → 32 for the built-in datasets), which keeps it small and fast and makes it a little
+tolerant to the high-frequency artefacts of generated images.
+
+The forward pass returns a flat tuple of tensors (sequence logits in factor order, then frame logits
+in static-factor order) so that it exports to ONNX as-is; :func:`split_outputs` maps it back to names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """One classified factor: its name, number of classes and whether it is static."""
+
+    name: str
+    n_classes: int
+    static: bool
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """Hyper-parameters of the architecture (copied into the card).
+
+    Attributes
+    ----------
+    in_channels : int
+        Image channels ``C``.
+    pool : int
+        Average-pooling factor applied to the input first (1 = none).
+    widths : tuple of int
+        Output channels of the conv blocks (3x3 conv, GroupNorm, ReLU).
+    strides : tuple of int
+        Stride of every conv block.
+    feature_dim : int
+        Size of the per-frame feature.
+    hidden : int
+        GRU hidden size per direction.
+    groups : int
+        GroupNorm groups in every conv block.
+    """
+
+    in_channels: int
+    image_size: int
+    pool: int = 2
+    widths: tuple[int, ...] = (32, 48, 64, 64)
+    strides: tuple[int, ...] = (2, 2, 2, 1)
+    feature_dim: int = 128
+    hidden: int = 96
+    groups: int = 8
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["widths"] = list(self.widths)
+        d["strides"] = list(self.strides)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ArchConfig:
+        d = dict(d)
+        d["widths"] = tuple(d["widths"])
+        d["strides"] = tuple(d["strides"])
+        return cls(**d)
+
+
+def _block(cin: int, cout: int, stride: int, groups: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.GroupNorm(min(groups, cout), cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class FrameEncoder(nn.Module):
+    """Per-frame CNN: ``[N, C, H, W]`` → ``[N, feature_dim]``."""
+
+    def __init__(self, cfg: ArchConfig):
+        super().__init__()
+        self.pool = nn.AvgPool2d(cfg.pool) if cfg.pool > 1 else nn.Identity()
+        layers = []
+        cin = cfg.in_channels
+        if len(cfg.strides) != len(cfg.widths):
+            raise ValueError(f"strides {cfg.strides} and widths {cfg.widths} must have the same length")
+        side = cfg.image_size // cfg.pool
+        for w, s in zip(cfg.widths, cfg.strides, strict=True):
+            layers.append(_block(cin, w, s, cfg.groups))
+            cin = w
+            side = (side - 1) // s + 1
+        self.convs = nn.Sequential(*layers)
+        self.fc = nn.Sequential(
+            nn.Flatten(), nn.Linear(cin * side * side, cfg.feature_dim), nn.ReLU(inplace=True)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.convs(self.pool(x)))
+
+
+class JudgeNet(nn.Module):
+    """Sequence classifier of every factor, plus per-frame classifiers of the static factors.
+
+    Parameters
+    ----------
+    cfg : ArchConfig
+        Architecture hyper-parameters.
+    heads : sequence of HeadSpec
+        The factors, in the dataset's label-column order.
+    """
+
+    def __init__(self, cfg: ArchConfig, heads: Sequence[HeadSpec]):
+        super().__init__()
+        self.cfg = cfg
+        self.heads = list(heads)
+        self.static_heads = [h for h in self.heads if h.static]
+        self.encoder = FrameEncoder(cfg)
+        self.gru = nn.GRU(cfg.feature_dim, cfg.hidden, batch_first=True, bidirectional=True)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.seq_heads = nn.ModuleList([nn.Linear(4 * cfg.hidden, h.n_classes) for h in self.heads])
+        self.frame_heads = nn.ModuleList(
+            [nn.Linear(cfg.feature_dim, h.n_classes) for h in self.static_heads]
+        )
+
+    @property
+    def output_names(self) -> list[str]:
+        """ONNX output names: ``seq__<factor>`` for every factor, ``frame__<factor>`` for static ones."""
+        return [f"seq__{h.name}" for h in self.heads] + [f"frame__{h.name}" for h in self.static_heads]
+
+    def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        b, t, c, hh, ww = video.shape
+        feats = self.encoder(video.reshape(b * t, c, hh, ww))  # [B*T, F]
+        seq_feats = feats.reshape(b, t, -1)
+        out, h_n = self.gru(seq_feats)  # out [B, T, 2H], h_n [2, B, H]
+        pooled = torch.cat([out.mean(dim=1), h_n[0], h_n[1]], dim=1)  # [B, 4H]
+        pooled = self.drop(pooled)
+        seq = [head(pooled) for head in self.seq_heads]
+        frame = [head(feats).reshape(b, t, -1) for head in self.frame_heads]
+        return tuple(seq + frame)
+
+    def split_outputs(
+        self, outputs: Sequence[torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Map the flat output tuple to ``({factor: [B, n]}, {static factor: [B, T, n]})``."""
+        return split_outputs(self.heads, outputs)
+
+
+def split_outputs(heads: Sequence[HeadSpec], outputs: Sequence) -> tuple[dict, dict]:
+    """Map a flat ``(sequence..., frame...)`` output list to two dicts keyed by factor name."""
+    n = len(heads)
+    statics = [h for h in heads if h.static]
+    if len(outputs) != n + len(statics):
+        raise ValueError(f"expected {n + len(statics)} judge outputs, got {len(outputs)}")
+    seq = {h.name: outputs[i] for i, h in enumerate(heads)}
+    frame = {h.name: outputs[n + i] for i, h in enumerate(statics)}
+    return seq, frame
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters of ``model``."""
+    return int(sum(p.numel() for p in model.parameters()))
+
