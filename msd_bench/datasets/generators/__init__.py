@@ -1,0 +1,1 @@
+"""Procedural, deterministic generators of the built-in datasets (one module per dataset)."""

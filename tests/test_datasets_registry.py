@@ -1,0 +1,169 @@
+"""Registry, cache, prepare/open_dataset, CLI, and the sprites generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from msd_bench.cli import app
+from msd_bench.datasets import dataset_path, get_spec, list_datasets, open_dataset, prepare
+from msd_bench.datasets.generators import sprites
+from msd_bench.errors import DatasetError
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MSD_BENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _no_partial_files(cache):
+    d = cache / "datasets"
+    return not d.exists() or not any(p.name.startswith(".") or p.suffix == ".tmp" for p in d.rglob("*"))
+
+
+def test_spec_api():
+    spec = get_spec("sprites")
+    assert spec.shape == (8, 3, 64, 64) and spec.modality == "video"
+    assert [(f.name, f.type, f.n_classes) for f in spec.factors] == [
+        ("body", "static", 6), ("bottom", "static", 6), ("top", "static", 6), ("hair", "static", 6),
+        ("movement", "dynamic", 9)]
+    assert [f.index for f in spec.factors] == list(range(5))
+    assert spec.factor("movement").values["slash_right"] == 8
+    assert spec.sizes == {"small": 1296, "full": 11664}
+    assert set(spec.content_hashes) == {"small", "full"} and all(len(h) == 64 for h in spec.content_hashes.values())
+    assert "sprites" in [s.name for s in list_datasets()]
+
+
+def test_unknown_dataset_lists_known(cache):
+    with pytest.raises(DatasetError, match="unknown dataset 'nope'; known datasets: .*sprites"):
+        get_spec("nope")
+    res = runner.invoke(app, ["datasets", "prepare", "nope"])
+    assert res.exit_code == 2 and "known datasets:" in res.output and "sprites" in res.output
+    assert _no_partial_files(cache) and not (cache / "datasets").exists()
+    res = runner.invoke(app, ["datasets", "prepare", "sprites", "--size", "huge"])
+    assert res.exit_code == 2 and "unknown size 'huge'" in res.output
+
+
+def test_open_dataset_prepares_small_and_matches_registry(cache):
+    spec = get_spec("sprites")
+    assert not dataset_path("sprites", "small").exists()
+    ds = open_dataset("sprites", size="small", progress=False)
+    assert ds.path == cache / "datasets" / "sprites-v1.0-small.h5"
+    assert ds.content_hash == spec.content_hashes["small"]
+    assert ds.compute_content_hash() == spec.content_hashes["small"]
+    assert ds.n == 1296 and ds.shape == (8, 3, 64, 64) and ds.size == "small"
+    # a second, forced prepare gives identical content
+    p2 = prepare("sprites", "small", force=True, progress=False, path=cache / "again.h5")
+    from msd_bench.datasets import open_h5
+
+    assert open_h5(p2).compute_content_hash() == spec.content_hashes["small"]
+    res = runner.invoke(app, ["datasets", "verify", "sprites", "--size", "small"])
+    assert res.exit_code == 0 and "matches the registry" in res.output
+    res = runner.invoke(app, ["datasets", "list"])
+    assert res.exit_code == 0 and "sprites" in res.output and "small" in res.output
+
+
+def _check_sprite_splits(labels, splits):
+    chars = [set(map(tuple, labels[splits[s], :4].tolist())) for s in ("train", "val", "test")]
+    assert not (chars[0] & chars[1]) and not (chars[0] & chars[2]) and not (chars[1] & chars[2])
+    allidx = np.concatenate([splits[s] for s in ("train", "val", "test")])
+    assert np.array_equal(np.sort(allidx), np.arange(labels.shape[0]))
+    for s in ("train", "val", "test"):
+        for j, k in enumerate([6, 6, 6, 6, 9]):
+            assert set(labels[splits[s], j].tolist()) == set(range(k)), (s, j)
+    return [len(c) for c in chars]
+
+
+@pytest.mark.parametrize("size", ["small", "full"])
+def test_sprites_splits_disjoint_by_character_and_covering(size):
+    plan = sprites.plan(size, get_spec("sprites").seed)
+    n_chars = _check_sprite_splits(plan.labels, plan.splits)
+    if size == "full":
+        assert plan.n == 11664 and n_chars == [907, 194, 195]
+        assert len({tuple(r) for r in plan.labels.tolist()}) == 11664  # the whole grid, once
+    else:
+        assert plan.n == 1296 and n_chars == [100, 22, 22]
+
+
+def test_sprites_every_factor_visible_in_every_frame():
+    maps = sprites.label_maps()  # [9, T, H, W]
+    counts = {lab: (maps == lab).sum(axis=(2, 3)) for lab in (sprites.SKIN, sprites.HAIR, sprites.TOP,
+                                                               sprites.BOTTOM)}
+    assert counts[sprites.SKIN].min() >= 40
+    assert counts[sprites.HAIR].min() >= 30
+    assert counts[sprites.TOP].min() >= 100
+    assert counts[sprites.BOTTOM].min() >= 100
+    # left is the mirror image of right; front differs from both in every frame
+    for a in range(3):
+        np.testing.assert_array_equal(maps[3 * a], maps[3 * a + 2][:, :, ::-1])
+        for t in range(8):
+            assert (maps[3 * a + 1, t] != maps[3 * a + 2, t]).sum() > 50
+    # the 9 movements are pairwise different as sequences
+    flat = maps.reshape(9, -1)
+    for i in range(9):
+        for j in range(i + 1, 9):
+            assert (flat[i] != flat[j]).sum() > 200
+
+
+def test_sprites_colours_distinct():
+    for _, table in sprites.FACTORS:
+        cols = np.array(list(table.values()), dtype=np.int64)
+        d = np.abs(cols[:, None] - cols[None]).sum(-1) + np.eye(len(cols), dtype=np.int64) * 999
+        assert d.min() >= 60  # L1 distance in RGB between any two classes of a factor
+
+
+def test_render_matches_labels(cache):
+    ds = open_dataset("sprites", size="small", progress=False)
+    idx = ds.indices("test")[:9]
+    x, y = ds.read(idx)
+    maps = sprites.label_maps()
+    for i in range(len(idx)):
+        hair_rgb = list(sprites.HAIR_C.values())[y[i, 3]]
+        hair_px = maps[y[i, 4]] == sprites.HAIR  # [T, H, W]
+        got = x[i].transpose(0, 2, 3, 1)[hair_px]
+        np.testing.assert_array_equal(got, np.broadcast_to(hair_rgb, (hair_px.sum(), 3)))
+
+
+def test_interrupted_prepare_leaves_nothing(cache, monkeypatch):
+    spec = get_spec("sprites")
+    real = spec.plan_fn
+
+    def broken(size, seed):
+        plan = real(size, seed)
+        render = plan.render
+
+        def render_then_die(i, j):
+            if i >= 512:
+                raise KeyboardInterrupt
+            return render(i, j)
+
+        plan.render = render_then_die
+        return plan
+
+    object.__setattr__(spec, "plan_fn", broken)  # the spec is frozen
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            prepare("sprites", "small", progress=False)
+    finally:
+        object.__setattr__(spec, "plan_fn", real)
+    assert not dataset_path("sprites", "small").exists()
+    assert _no_partial_files(cache)
+
+
+def test_registry_hash_mismatch_refused(cache, monkeypatch):
+    spec = get_spec("sprites")
+    monkeypatch.setitem(spec.content_hashes, "small", "0" * 64)
+    res = runner.invoke(app, ["datasets", "prepare", "sprites", "--size", "small"])
+    assert res.exit_code == 2
+    assert "but the registry expects 0000000000000000" in res.output and "nothing was written" in res.output
+    assert not dataset_path("sprites", "small").exists() and _no_partial_files(cache)
+
+
+@pytest.mark.slow
+def test_sprites_full_matches_registry(cache):
+    ds = open_dataset("sprites", size="full", progress=False)
+    assert ds.compute_content_hash() == get_spec("sprites").content_hashes["full"]
