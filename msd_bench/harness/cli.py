@@ -141,9 +141,68 @@ def submit() -> None:
 
 
 @handle_errors
-def bench() -> None:
-    """Time a submission (lands with issue #6)."""
-    raise not_yet("bench", "issue #6 (timing)")
+def bench(
+    path: str = typer.Argument(..., help="Submission folder or hf://org/repo[@rev]."),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Dataset whose artefacts to time."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    queries: int = typer.Option(700, "--queries", min=1, help="Batch-1 queries for the latency percentiles."),
+    warmup: int = typer.Option(10, "--warmup", min=0, help="Discarded warm-up calls."),
+    batch_size: int = typer.Option(64, "--batch-size", min=2, help="Batch size of the throughput runs."),
+    trust_code: bool = typer.Option(False, "--trust-code", help="Allow a torch submission's code to run."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the report as JSON to this file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Time a submission: latency percentiles, throughput, memory, parameters, FLOPs.
+
+    Latency is per sequence at batch 1 on encode + decode after warm-up (p90 needs >= 64 queries,
+    p99 >= 662, else the report is INVALID); throughput is sequences/s at --batch-size for encode,
+    decode and swap separately; CUDA timings are synchronised. The machine fingerprint lets the
+    leaderboard compare only timings taken on the same machine.
+
+    Example: msd-bench bench submissions/dsvae --dataset sprites --trust-code
+    """
+    import time
+
+    from .._io import atomic_write_json
+    from .loader import load_submission
+    from .timing import bench_model
+    from .validate import expected_shape
+
+    t0 = time.perf_counter()
+    model = load_submission(path, dataset=dataset, device=device, trust_code=trust_code)
+    load_s = time.perf_counter() - t0
+    shape = expected_shape(model.dataset, model.entry)
+    with console.status(f"timing {model.manifest.name} on {model.dataset} ({model.device})"):
+        report = bench_model(model, shape, queries=queries, warmup=warmup, batch_size=batch_size)
+    report.phases_s = {"load": round(load_s, 6), **report.phases_s}
+    data = {"submission": model.manifest.name, "version": model.manifest.version, "dataset": model.dataset,
+            "format": model.format, "providers": model.providers, **report.to_dict()}
+    if out is not None:
+        atomic_write_json(out, data)
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    table = Table("measure", "value", title=f"{model.manifest.name} on {model.dataset} ({report.device})",
+                  title_justify="left")
+
+    def ms(v: float | None) -> str:
+        return f"{v:.3f} ms" if v is not None else "[dim]invalid (too few queries)[/]"
+
+    table.add_row("latency p50 / seq (batch 1)", ms(report.latency["p50_ms"]))
+    table.add_row("latency p90", ms(report.latency["p90_ms"]))
+    table.add_row("latency p99", ms(report.latency["p99_ms"]))
+    for k, v in report.throughput.items():
+        table.add_row(f"throughput {k.removesuffix('_seq_per_s')} (batch {report.batch_size})", f"{v:,.1f} seq/s")
+    table.add_row(f"peak memory ({report.peak_memory_kind})", f"{report.peak_memory_bytes / 2**20:,.1f} MiB")
+    table.add_row("parameters", f"{report.parameters:,}" if report.parameters is not None else "n/a")
+    flops = f"{report.flops_per_sequence:,}" if report.flops_per_sequence is not None else "n/a"
+    table.add_row("FLOPs / sequence", f"{flops} [dim]({report.flops_method})[/]")
+    table.add_row("phases", ", ".join(f"{k} {v:.2f}s" for k, v in report.phases_s.items()))
+    table.add_row("providers", ", ".join(model.providers) or "torch")
+    table.add_row("machine fingerprint", report.fingerprint)
+    verdict = "[green]VALID[/]" if report.verdict == "VALID" else f"[red]INVALID[/]: {'; '.join(report.reasons)}"
+    table.add_row("verdict", verdict)
+    console.print(table)
 
 
 __all__ = ["bench", "err_console", "evaluate", "schema", "submit", "validate"]
