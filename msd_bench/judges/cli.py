@@ -152,13 +152,14 @@ def verify_cmd(
     """
     from rich.progress import Progress
 
-    from ..errors import JudgeError, MsdBenchError
-    from .judge import list_judges, load_judge
+    from ..errors import JudgeError
+    from .judge import _get_spec, list_judges, load_judge
     from .recipe import evaluate_judge
 
     if size is not None and size not in ("full", "small"):
         raise JudgeError(f"--size is '{size}'; expected 'full' or 'small'")
     if dataset is not None:
+        _get_spec(dataset)  # an unknown name is bad input (exit 2), not a failed verification
         names = [dataset]
     else:
         names = sorted(set(_known_datasets()) | set(list_judges(root)))
@@ -172,9 +173,7 @@ def verify_cmd(
     for name in names:
         try:
             judge = load_judge(name, backend=backend, root=root)
-        except MsdBenchError as exc:
-            if dataset is not None and not isinstance(exc, JudgeError):
-                raise
+        except JudgeError as exc:
             rows.append((name, "-", "[red]FAIL[/]", str(exc)))
             failures.append(f"{name}: {exc}")
             continue
