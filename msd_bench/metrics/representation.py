@@ -1,0 +1,648 @@
+"""Representation metrics on codes vs ground-truth factors (disentanglement_lib definitions).
+
+Inputs: ``codes`` float ``[N, D]`` (one row per sequence, e.g. static code and flattened dynamic
+code) and ``factors`` int ``[N, K]`` (ground-truth class indices). The definitions and defaults are
+those of disentanglement_lib (Locatello et al., 2019), re-implemented and vectorised:
+
+- discretisation: each code dimension separately into 20 equal-width histogram bins,
+  ``np.digitize(c, np.histogram(c, 20)[1][:-1])`` (bins 1..20);
+- mutual information: plug-in estimate in nats (== ``sklearn.metrics.mutual_info_score``);
+- SAP uses ``LinearSVC(C=0.01, class_weight="balanced")`` per code x factor (scikit-learn);
+- explicitness uses ``LogisticRegression()`` defaults on standardised codes; macro ROC-AUC;
+- DCI ``estimator="gbt"`` is ``GradientBoostingClassifier()`` with defaults (the reference);
+  ``estimator="hist"`` is the fast estimator (see :func:`dci`).
+
+Every public function validates its inputs and raises :class:`~msd_bench.errors.MetricError` with a
+one-line message on a bad shape, dtype, NaN/Inf or a degenerate factor.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+import numpy as np
+
+from ..errors import MetricError
+from .base import register
+
+__all__ = [
+    "NUM_BINS",
+    "dci",
+    "discrete_entropy",
+    "discrete_mutual_info",
+    "explicitness",
+    "gaussian_total_correlation",
+    "histogram_discretize",
+    "im_score",
+    "irs",
+    "mig",
+    "modularity",
+    "sap",
+]
+
+NUM_BINS = 20
+
+_G = "representation"
+register("mig", "1", True, "Mutual information gap: mean over factors of (top-1 - top-2 code MI) / H(factor)",
+         needs=("labels",), value_range="[0, 1]", group=_G)
+register("modularity", "1", True, "Modularity (Ridgeway & Zemel 2018) on discretised MI",
+         needs=("labels",), value_range="[0, 1]", group=_G)
+register("irs", "1", True, "Interventional robustness score (Suter et al. 2019), 0.99 quantile",
+         needs=("labels",), value_range="[0, 1] (can be < 0)", group=_G)
+register("im_score", "1", True, "I_m: sum of code-factor MI (nats) over the Hungarian one-to-one matching",
+         needs=("labels",), value_range="[0, sum_k H(factor_k)] nats", group=_G)
+register("gaussian_total_correlation", "1", False,
+         "Total correlation of a Gaussian fitted to the codes (nats); 0 = uncorrelated dimensions",
+         value_range="[0, inf) nats", group=_G)
+register("sap", "1", True, "Separated attribute predictability: mean top-1 minus top-2 LinearSVC accuracy",
+         needs=("labels", "test_split"), value_range="[0, 1]", group=_G)
+register("explicitness", "1", True, "Explicitness (Ridgeway & Zemel): macro ROC-AUC of logistic regression",
+         needs=("labels", "test_split"), value_range="[0.5, 1] typical", group=_G)
+register("dci.disentanglement", "1", True, "DCI disentanglement (Eastwood & Williams 2018)",
+         needs=("labels", "test_split"), value_range="[0, 1]", group=_G)
+register("dci.completeness", "1", True, "DCI completeness (Eastwood & Williams 2018)",
+         needs=("labels", "test_split"), value_range="[0, 1]", group=_G)
+register("dci.informativeness_train", "1", True, "DCI informativeness: mean train accuracy over factors",
+         needs=("labels", "test_split"), value_range="[0, 1]", group=_G)
+register("dci.informativeness_test", "1", True, "DCI informativeness: mean test accuracy over factors",
+         needs=("labels", "test_split"), value_range="[0, 1]", group=_G)
+
+
+# ----------------------------------------------------------------------------------------------
+# Input validation
+# ----------------------------------------------------------------------------------------------
+
+
+def _as_codes(codes, what: str = "codes") -> np.ndarray:
+    try:
+        a = np.asarray(codes.detach().cpu().numpy() if hasattr(codes, "detach") else codes)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise MetricError(f"{what}: cannot convert to an array ({type(codes).__name__})") from exc
+    if a.ndim != 2:
+        raise MetricError(f"{what} must be a 2-D float array [N, D], got shape {a.shape}")
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise MetricError(f"{what} must be a float array [N, D], got dtype {a.dtype}")
+    if a.shape[0] < 2 or a.shape[1] < 1:
+        raise MetricError(f"{what} must have at least 2 rows and 1 column, got shape {a.shape}")
+    a = a.astype(np.float64, copy=False)
+    if not np.isfinite(a).all():
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise MetricError(f"{what} contains NaN/Inf (first at row {bad[0]}, column {bad[1]}); expected finite")
+    return a
+
+
+def _as_factors(factors, n: int, what: str = "factors") -> np.ndarray:
+    a = np.asarray(factors.detach().cpu().numpy() if hasattr(factors, "detach") else factors)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise MetricError(f"{what} must be a 2-D int array [N, K], got shape {a.shape}")
+    if a.shape[0] != n:
+        raise MetricError(f"{what} has {a.shape[0]} rows but the codes have {n}; expected equal N")
+    if a.shape[1] < 1:
+        raise MetricError(f"{what} must have at least one factor column, got shape {a.shape}")
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all() or not np.all(a == np.round(a)):
+            raise MetricError(f"{what} must hold integer class indices, got non-integer floats")
+    elif not (np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_):
+        raise MetricError(f"{what} must be an int array [N, K], got dtype {a.dtype}")
+    return a.astype(np.int64)
+
+
+def _pair(codes, factors, min_factors: int = 1, min_dims: int = 1, what: str = ""):
+    c = _as_codes(codes, f"{what}codes")
+    f = _as_factors(factors, c.shape[0], f"{what}factors")
+    if f.shape[1] < min_factors:
+        raise MetricError(f"{what}factors has {f.shape[1]} column(s); this metric needs at least {min_factors}")
+    if c.shape[1] < min_dims:
+        raise MetricError(f"{what}codes has {c.shape[1]} dimension(s); this metric needs at least {min_dims}")
+    return c, f
+
+
+def _train_test(codes, factors, test_codes, test_factors, min_factors: int = 1):
+    c, f = _pair(codes, factors, min_factors)
+    tc, tf = _pair(test_codes, test_factors, min_factors, what="test_")
+    if tc.shape[1] != c.shape[1]:
+        raise MetricError(f"test_codes has {tc.shape[1]} dimensions but codes has {c.shape[1]}; expected equal")
+    if tf.shape[1] != f.shape[1]:
+        raise MetricError(f"test_factors has {tf.shape[1]} columns but factors has {f.shape[1]}; expected equal")
+    return c, f, tc, tf
+
+
+def _check_not_constant(f: np.ndarray, metric: str) -> None:
+    const = [k for k in range(f.shape[1]) if np.all(f[:, k] == f[0, k])]
+    if const:
+        raise MetricError(f"{metric}: factor column(s) {const} are constant (zero entropy); drop them first")
+
+
+# ----------------------------------------------------------------------------------------------
+# Discretisation and discrete mutual information
+# ----------------------------------------------------------------------------------------------
+
+
+def histogram_edges(codes: np.ndarray, num_bins: int = NUM_BINS) -> np.ndarray:
+    """Per-dimension equal-width edges ``[num_bins + 1, D]`` exactly as ``np.histogram`` makes them."""
+    lo = codes.min(axis=0)
+    hi = codes.max(axis=0)
+    same = lo == hi
+    lo = np.where(same, lo - 0.5, lo)
+    hi = np.where(same, hi + 0.5, hi)
+    return np.linspace(lo, hi, num_bins + 1, endpoint=True)
+
+
+def digitize_with_edges(codes: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.digitize(codes[:, d], edges[:-1, d])`` for every dimension d (int64 ``[N, D]``, 0..bins)."""
+    out = np.empty(codes.shape, dtype=np.int64)
+    inner = edges[:-1]
+    for d in range(codes.shape[1]):
+        out[:, d] = np.searchsorted(inner[:, d], codes[:, d], side="right")
+    return out
+
+
+def histogram_discretize(codes, num_bins: int = NUM_BINS) -> np.ndarray:
+    """Discretise each code dimension into ``num_bins`` equal-width bins (disentanglement_lib).
+
+    ``out[:, d] = np.digitize(codes[:, d], np.histogram(codes[:, d], num_bins)[1][:-1])``, values in
+    ``1..num_bins``.
+    """
+    c = _as_codes(codes)
+    return digitize_with_edges(c, histogram_edges(c, num_bins))
+
+
+def _encode_labels(y: np.ndarray) -> tuple[np.ndarray, int]:
+    uniq, inv = np.unique(y, return_inverse=True)
+    return inv.reshape(-1), len(uniq)
+
+
+def _joint_counts(xd: np.ndarray, y: np.ndarray, nx: int, ny: int) -> np.ndarray:
+    """Contingency tables ``[D, nx, ny]`` of every column of ``xd`` (values 0..nx-1) with ``y``."""
+    n, d = xd.shape
+    flat = (np.arange(d)[None, :] * nx + xd) * ny + y[:, None]
+    return np.bincount(flat.ravel(), minlength=d * nx * ny).reshape(d, nx, ny).astype(np.float64)
+
+
+def _mi_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Plug-in mutual information (nats) of contingency tables ``[..., nx, ny]``."""
+    n = counts.sum(axis=(-2, -1), keepdims=True)
+    px = counts.sum(axis=-1, keepdims=True)
+    py = counts.sum(axis=-2, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = counts / n * (np.log(counts * n) - np.log(px) - np.log(py))
+    return np.where(counts > 0, term, 0.0).sum(axis=(-2, -1))
+
+
+def discrete_mutual_info(discrete_codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """MI matrix ``[D, K]`` (nats) between discrete codes ``[N, D]`` and factors ``[N, K]``."""
+    xd = np.asarray(discrete_codes)
+    f = np.asarray(factors)
+    xi = np.empty_like(xd, dtype=np.int64)
+    nx = 0
+    for d in range(xd.shape[1]):
+        xi[:, d], m = _encode_labels(xd[:, d])
+        nx = max(nx, m)
+    out = np.empty((xd.shape[1], f.shape[1]))
+    for k in range(f.shape[1]):
+        y, ny = _encode_labels(f[:, k])
+        out[:, k] = _mi_from_counts(_joint_counts(xi, y, nx, ny))
+    return np.maximum(out, 0.0)
+
+
+def discrete_entropy(factors: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of each factor column ``[K]`` (== ``mutual_info_score(y, y)``)."""
+    f = np.asarray(factors)
+    out = np.empty(f.shape[1])
+    for k in range(f.shape[1]):
+        _, counts = np.unique(f[:, k], return_counts=True)
+        p = counts / counts.sum()
+        out[k] = float(-(p * np.log(p)).sum())
+    return out
+
+
+def _mi_matrix(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    return discrete_mutual_info(digitize_with_edges(codes, histogram_edges(codes)), factors)
+
+
+# ----------------------------------------------------------------------------------------------
+# Unsupervised-split metrics (one set of codes)
+# ----------------------------------------------------------------------------------------------
+
+
+def mig(codes, factors) -> float:
+    r"""Mutual information gap (Chen et al., 2018).
+
+    .. math:: \mathrm{MIG} = \frac{1}{K}\sum_k \frac{I(z_{j^{(1)}_k}; v_k) - I(z_{j^{(2)}_k}; v_k)}{H(v_k)}
+
+    where :math:`j^{(1)}_k, j^{(2)}_k` are the code dimensions with the largest and second largest
+    mutual information with factor :math:`v_k`; MI on 20-bin histogram-discretised codes, nats.
+
+    Parameters
+    ----------
+    codes : float array [N, D], D >= 2
+    factors : int array [N, K], no constant column
+
+    Returns
+    -------
+    float in [0, 1]; higher is better.
+
+    References
+    ----------
+    Chen, Li, Grosse, Duvenaud. Isolating Sources of Disentanglement in VAEs. NeurIPS 2018.
+    disentanglement_lib ``mig.py``.
+    """
+    c, f = _pair(codes, factors, min_dims=2)
+    _check_not_constant(f, "mig")
+    m = _mi_matrix(c, f)
+    h = discrete_entropy(f)
+    top = np.sort(m, axis=0)[::-1]
+    return float(np.mean((top[0] - top[1]) / h))
+
+
+def modularity(codes, factors) -> float:
+    r"""Modularity (Ridgeway & Zemel, 2018) on discretised mutual information.
+
+    For each code dimension :math:`i` with MI row :math:`m_{ik}`:
+    :math:`\delta_i = \frac{\sum_k m_{ik}^2 - \max_k m_{ik}^2}{\max_k m_{ik}^2 (K-1)}`, score
+    :math:`1-\delta_i` (0 for a dimension with zero MI); the metric is the mean over dimensions.
+
+    Parameters
+    ----------
+    codes : float array [N, D]
+    factors : int array [N, K], K >= 2
+
+    Returns
+    -------
+    float in [0, 1]; higher is better.
+
+    References
+    ----------
+    Ridgeway & Zemel. Learning Deep Disentangled Embeddings with the F-Statistic Loss. NeurIPS 2018.
+    disentanglement_lib ``modularity_explicitness.py``.
+    """
+    c, f = _pair(codes, factors, min_factors=2)
+    m2 = np.square(_mi_matrix(c, f))
+    mx = m2.max(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = (m2.sum(axis=1) - mx) / (mx * (f.shape[1] - 1))
+    score = np.where(mx == 0.0, 0.0, 1.0 - delta)
+    return float(np.mean(score))
+
+
+def irs(codes, factors, diff_quantile: float = 0.99) -> float:
+    r"""Interventional robustness score (Suter et al., 2019), disentanglement_lib's variant.
+
+    Factors are histogram-discretised (20 bins) like codes; constant code dimensions are dropped.
+    For dimension :math:`j` and factor :math:`i`:
+    :math:`\mathrm{EMPIDA}_{ji} = \frac{1}{|V_i|}\sum_{v} Q_{0.99}(|z_j - E[z_j \mid v_i = v]| \mid v_i = v)`,
+    :math:`\mathrm{IRS}_{ji} = 1 - \mathrm{EMPIDA}_{ji} / \max_n |z_j - \bar z_j|`; per-dimension score
+    :math:`\max_i \mathrm{IRS}_{ji}`, averaged with weights :math:`\max_n |z_j - \bar z_j|`.
+
+    Parameters
+    ----------
+    codes : float array [N, D]
+    factors : int array [N, K]
+    diff_quantile : float
+        Quantile of the within-group deviations (0.99; 1.0 is the paper's max).
+
+    Returns
+    -------
+    float, at most 1 (typically in [0, 1]); higher is better. 0.0 when every dimension is constant.
+
+    References
+    ----------
+    Suter, Miladinović, Schölkopf, Bauer. Robustly Disentangled Causal Mechanisms: Validating Deep
+    Representations for Interventional Robustness. ICML 2019. disentanglement_lib ``irs.py``.
+    """
+    c, f = _pair(codes, factors)
+    if not 0.0 < diff_quantile <= 1.0:
+        raise MetricError(f"irs: diff_quantile must be in (0, 1], got {diff_quantile}")
+    fd = digitize_with_edges(f.astype(np.float64), histogram_edges(f.astype(np.float64)))
+    active = c[:, c.var(axis=0) > 0.0]
+    if active.shape[1] == 0:
+        return 0.0
+    max_dev = np.max(np.abs(active - active.mean(axis=0)), axis=0)
+    cum = np.zeros((active.shape[1], fd.shape[1]))
+    for i in range(fd.shape[1]):
+        values = np.unique(fd[:, i])
+        for v in values:
+            group = active[fd[:, i] == v]
+            diffs = np.abs(group - group.mean(axis=0))
+            cum[:, i] += np.quantile(diffs, diff_quantile, axis=0)
+        cum[:, i] /= len(values)
+    irs_matrix = 1.0 - cum / max_dev[:, None]
+    per_dim = irs_matrix.max(axis=1)
+    if max_dev.sum() > 0.0:
+        return float(np.average(per_dim, weights=max_dev))
+    return float(np.mean(per_dim))  # pragma: no cover - unreachable with active dims
+
+
+def im_score(codes, factors) -> float:
+    r"""I_m: mutual information captured by a one-to-one matching of code dimensions to factors.
+
+    .. math:: I_m = \max_{\pi} \sum_k I(z_{\pi(k)}; v_k)
+
+    over injective maps :math:`\pi` from factors to code dimensions (Hungarian algorithm,
+    ``scipy.optimize.linear_sum_assignment``), MI on 20-bin discretised codes in nats. With
+    ``D < K`` only ``D`` factors are matched.
+
+    Parameters
+    ----------
+    codes : float array [N, D]
+    factors : int array [N, K]
+
+    Returns
+    -------
+    float in [0, sum_k H(v_k)] nats; higher is better. Divide by ``discrete_entropy(factors).sum()``
+    for a [0, 1] normalised value.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    c, f = _pair(codes, factors)
+    m = _mi_matrix(c, f)
+    rows, cols = linear_sum_assignment(m, maximize=True)
+    return float(m[rows, cols].sum())
+
+
+def gaussian_total_correlation(codes) -> float:
+    r"""Total correlation of a Gaussian with the codes' covariance (nats).
+
+    .. math:: TC = \tfrac12\left(\sum_j \log \Sigma_{jj} - \log\det\Sigma\right),\quad
+              \Sigma = \mathrm{cov}(z) \text{ (ddof = 1)}
+
+    Parameters
+    ----------
+    codes : float array [N, D], no constant dimension
+
+    Returns
+    -------
+    float >= 0 (nats); lower is better (0 = uncorrelated dimensions).
+
+    References
+    ----------
+    Watanabe (1960); Locatello et al. 2019, disentanglement_lib ``unsupervised_metrics.py``.
+    """
+    c = _as_codes(codes)
+    cov = np.atleast_2d(np.cov(c, rowvar=False))
+    diag = np.diag(cov)
+    if np.any(diag <= 0):
+        raise MetricError(
+            f"gaussian_total_correlation: code dimension(s) {np.flatnonzero(diag <= 0).tolist()} are constant"
+        )
+    sign, logdet = np.linalg.slogdet(cov)
+    if sign <= 0:
+        return float("inf")
+    return float(0.5 * (np.sum(np.log(diag)) - logdet))
+
+
+# ----------------------------------------------------------------------------------------------
+# Train/test metrics
+# ----------------------------------------------------------------------------------------------
+
+
+def _n_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def sap_score_matrix(c: np.ndarray, f: np.ndarray, tc: np.ndarray, tf: np.ndarray) -> np.ndarray:
+    """Test accuracy ``[D, K]`` of ``LinearSVC(C=0.01, class_weight="balanced")`` on each code alone.
+
+    The D x K fits run on a small thread pool (liblinear releases the GIL).
+    """
+    from sklearn.svm import LinearSVC
+
+    def one(job: tuple[int, int]) -> float:
+        d, k = job
+        if np.all(f[:, k] == f[0, k]):
+            return float(np.mean(tf[:, k] == f[0, k]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf = LinearSVC(C=0.01, class_weight="balanced").fit(c[:, d : d + 1], f[:, k])
+        return float(np.mean(clf.predict(tc[:, d : d + 1]) == tf[:, k]))
+
+    jobs = [(d, k) for d in range(c.shape[1]) for k in range(f.shape[1])]
+    with ThreadPoolExecutor(_n_workers()) as pool:
+        values = list(pool.map(one, jobs))
+    return np.asarray(values).reshape(c.shape[1], f.shape[1])
+
+
+def sap(codes, factors, test_codes, test_factors) -> float:
+    r"""Separated attribute predictability (Kumar et al., 2018), discrete-factor variant.
+
+    :math:`S_{jk}` = test accuracy of ``LinearSVC(C=0.01, class_weight="balanced")`` trained on code
+    dimension :math:`j` alone to predict factor :math:`k`;
+    :math:`\mathrm{SAP} = \frac1K\sum_k (S_{(1)k} - S_{(2)k})`, the mean gap between the best and the
+    second best dimension.
+
+    Parameters
+    ----------
+    codes, factors : train split, float [N, D] (D >= 2) and int [N, K]
+    test_codes, test_factors : test split, same widths
+
+    Returns
+    -------
+    float in [0, 1]; higher is better. With discrete factors the ceiling is 1 minus the accuracy of an
+    uninformative dimension (e.g. ~0.5 for balanced binary factors), and one-vs-rest linear SVMs on a
+    single dimension cannot isolate the middle classes of an ordinal factor.
+
+    References
+    ----------
+    Kumar, Sattigeri, Balakrishnan. Variational Inference of Disentangled Latent Concepts from
+    Unlabeled Observations. ICLR 2018. disentanglement_lib ``sap_score.py``.
+    """
+    c, f, tc, tf = _train_test(codes, factors, test_codes, test_factors)
+    if c.shape[1] < 2:
+        raise MetricError(f"sap needs at least 2 code dimensions, got {c.shape[1]}")
+    s = np.sort(sap_score_matrix(c, f, tc, tf), axis=0)
+    return float(np.mean(s[-1] - s[-2]))
+
+
+def _standardize(c: np.ndarray, tc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = c.mean(axis=0)
+    std = c.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return (c - mean) / std, (tc - mean) / std
+
+
+def logistic_regression_proba(
+    x: np.ndarray, y: np.ndarray, x_eval: list[np.ndarray]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Fit scikit-learn's default ``LogisticRegression()`` and return class probabilities.
+
+    Returns
+    -------
+    classes : array [n_classes]
+    probas : list of arrays [M, n_classes], one per entry of ``x_eval``
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at the default max_iter, as in the reference
+        clf = LogisticRegression().fit(x, y)
+    return clf.classes_, [clf.predict_proba(xe) for xe in x_eval]
+
+
+def macro_roc_auc(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
+    """Macro ROC-AUC of one-vs-rest columns (classes absent from ``y`` or present alone are skipped)."""
+    from sklearn.metrics import roc_auc_score
+
+    aucs = []
+    for j, cl in enumerate(classes):
+        pos = y == cl
+        if pos.all() or not pos.any():
+            continue
+        aucs.append(roc_auc_score(pos, proba[:, j]))
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def explicitness(codes, factors, test_codes, test_factors) -> dict[str, float]:
+    r"""Explicitness (Ridgeway & Zemel, 2018).
+
+    Codes are standardised with the train mean and std; per factor a logistic regression
+    (scikit-learn ``LogisticRegression()`` defaults) is fit on all code dimensions, and the score is
+    the macro one-vs-rest ROC-AUC of its class probabilities; the metric is the mean over factors, on
+    the train and on the test split.
+
+    Parameters
+    ----------
+    codes, factors : train split, float [N, D] and int [N, K]
+    test_codes, test_factors : test split
+
+    Returns
+    -------
+    dict ``{"train": float, "test": float}``, each in [0, 1] (0.5 = chance); higher is better.
+
+    References
+    ----------
+    Ridgeway & Zemel. Learning Deep Disentangled Embeddings with the F-Statistic Loss. NeurIPS 2018.
+    disentanglement_lib ``modularity_explicitness.py``.
+    """
+    c, f, tc, tf = _train_test(codes, factors, test_codes, test_factors)
+    xn, txn = _standardize(c, tc)
+    for k in range(f.shape[1]):
+        if np.all(f[:, k] == f[0, k]):
+            raise MetricError(f"explicitness: factor column {k} is constant in the train split")
+
+    def one(k: int) -> tuple[float, float]:
+        classes, (p_tr, p_te) = logistic_regression_proba(xn, f[:, k], [xn, txn])
+        return macro_roc_auc(f[:, k], p_tr, classes), macro_roc_auc(tf[:, k], p_te, classes)
+
+    pairs = [one(k) for k in range(f.shape[1])]  # serial: lbfgs already uses the BLAS threads
+    train = [p[0] for p in pairs]
+    test = [p[1] for p in pairs]
+    return {"train": float(np.mean(train)), "test": float(np.nanmean(test))}
+
+
+def _dci_scores(importance: np.ndarray) -> tuple[float, float]:
+    """Disentanglement and completeness of an importance matrix ``[D, K]`` (disentanglement_lib)."""
+    imp = np.abs(np.asarray(importance, dtype=np.float64))
+    d_codes, k_factors = imp.shape
+    if imp.sum() == 0.0:
+        imp = np.ones_like(imp)
+
+    def ent(p: np.ndarray, axis: int, base: int) -> np.ndarray:
+        p = p + 1e-11
+        p = p / p.sum(axis=axis, keepdims=True)
+        return -(p * np.log(p)).sum(axis=axis) / np.log(base)
+
+    if k_factors > 1:
+        per_code = 1.0 - ent(imp, 1, k_factors)
+        dis = float(np.sum(per_code * imp.sum(axis=1) / imp.sum()))
+    else:
+        dis = float("nan")
+    if d_codes > 1:
+        per_factor = 1.0 - ent(imp, 0, d_codes)
+        comp = float(np.sum(per_factor * imp.sum(axis=0) / imp.sum()))
+    else:
+        comp = float("nan")
+    return dis, comp
+
+
+def gbt_importance(
+    c: np.ndarray, f: np.ndarray, tc: np.ndarray, tf: np.ndarray, progress=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reference importances: one ``GradientBoostingClassifier()`` per factor.
+
+    Returns ``(importance [D, K], train_accuracy [K], test_accuracy [K])``; column k is
+    ``|feature_importances_|`` of factor k's model.
+    """
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    imp = np.zeros((c.shape[1], f.shape[1]))
+    tr = np.zeros(f.shape[1])
+    te = np.zeros(f.shape[1])
+    for k in range(f.shape[1]):
+        if np.all(f[:, k] == f[0, k]):
+            raise MetricError(f"dci: factor column {k} is constant in the train split")
+        model = GradientBoostingClassifier()
+        model.fit(c, f[:, k])
+        imp[:, k] = np.abs(model.feature_importances_)
+        tr[k] = np.mean(model.predict(c) == f[:, k])
+        te[k] = np.mean(model.predict(tc) == tf[:, k])
+        if progress is not None:
+            progress(k)
+    return imp, tr, te
+
+
+def dci(
+    codes,
+    factors,
+    test_codes,
+    test_factors,
+    estimator: Literal["gbt", "hist"] = "gbt",
+) -> dict[str, float]:
+    r"""DCI: disentanglement, completeness and informativeness (Eastwood & Williams, 2018).
+
+    An importance matrix :math:`R \in \mathbb{R}^{D\times K}` (code x factor) is estimated, then
+    :math:`P_{jk} = R_{jk}/\sum_k R_{jk}`, disentanglement
+    :math:`\sum_j \rho_j (1 - H_K(P_{j\cdot}))` with :math:`\rho_j = \sum_k R_{jk} / \sum R`;
+    completeness likewise on columns with :math:`H_D`; informativeness = mean prediction accuracy
+    over factors on the train and the test split.
+
+    Estimators:
+
+    - ``"gbt"`` (reference, disentanglement_lib): ``GradientBoostingClassifier()`` per factor,
+      :math:`R_{\cdot k}` = ``|feature_importances_|``, accuracies of the same models. Slow (minutes
+      on thousands of samples x hundreds of dimensions).
+    - ``"hist"`` (fast, ~100-1000x): :math:`R_{\cdot k}` = significance-corrected histogram mutual
+      information of each code dimension with factor k, normalised per factor like GBT importances
+      (see :func:`msd_bench.metrics.exploration.hist_importance`); accuracies of a categorical naive
+      Bayes classifier on the 20-bin discretised codes, using for each factor the dimensions with a
+      non-zero importance for it. It sees each dimension alone (no
+      interactions between dimensions), so its numbers differ from ``"gbt"``; they are reported
+      under the estimator's name.
+
+    Parameters
+    ----------
+    codes, factors : train split, float [N, D] and int [N, K]
+    test_codes, test_factors : test split
+    estimator : {"gbt", "hist"}
+
+    Returns
+    -------
+    dict with ``disentanglement``, ``completeness`` (in [0, 1]; NaN when K = 1, resp. D = 1),
+    ``informativeness_train``, ``informativeness_test`` (accuracies in [0, 1]); higher is better.
+
+    References
+    ----------
+    Eastwood & Williams. A Framework for the Quantitative Evaluation of Disentangled
+    Representations. ICLR 2018. disentanglement_lib ``dci.py``.
+    """
+    c, f, tc, tf = _train_test(codes, factors, test_codes, test_factors)
+    if estimator == "gbt":
+        imp, tr, te = gbt_importance(c, f, tc, tf)
+    elif estimator == "hist":
+        from .exploration import hist_importance, informative_features, naive_bayes_accuracy
+
+        imp = hist_importance(c, f)
+        tr, te = naive_bayes_accuracy(c, f, [c, tc], [f, tf], features=informative_features(imp))
+    else:
+        raise MetricError(f"dci: unknown estimator {estimator!r}; expected 'gbt' or 'hist'")
+    dis, comp = _dci_scores(imp)
+    return {
+        "disentanglement": dis,
+        "completeness": comp,
+        "informativeness_train": float(np.mean(tr)),
+        "informativeness_test": float(np.mean(te)),
+    }
