@@ -129,9 +129,110 @@ def schema(
 
 
 @handle_errors
-def evaluate() -> None:
-    """Score a submission on a dataset (lands with issue #6)."""
-    raise not_yet("evaluate", "issue #6 (evaluation runner)")
+def evaluate(
+    dataset: str = typer.Option("sprites", "--dataset", "-d", help="Built-in dataset to score on."),
+    submission: str = typer.Option(..., "--submission", "-s", help="Submission folder or hf://org/repo[@rev]."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N."),
+    metrics: str = typer.Option("all", "--metrics", "-m", help="'all' or a comma-separated list of metric groups."),
+    split: str = typer.Option("test", "--split", help="Split to score: test, val or train."),
+    size: str = typer.Option("full", "--size", help="Dataset size: full, or small for a quick check."),
+    limit: int | None = typer.Option(None, "--limit", help="Score a seeded random subset of N sequences."),
+    batch_size: int = typer.Option(128, "--batch-size", help="Batch size of every forward pass."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice (same seed, same scores)."),
+    repeats: int = typer.Option(1, "--repeats", help="Seeded repeats of the randomised metrics."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for result.json and pictures [default: results/<name>/<version>/<dataset>]."
+    ),
+    trust_code: bool = typer.Option(False, "--trust-code", help="Allow a torch submission's code to run."),
+    judge_backend: str = typer.Option("onnx", "--judge-backend", help="Judge backend: onnx or torch."),
+    pictures: bool = typer.Option(True, "--pictures/--no-pictures", help="Save swap / sample grids and GIFs."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result JSON instead of the table."),
+) -> None:
+    """Score a submission with the frozen judge and the full metric suite.
+
+    Loads the submission and the dataset's frozen judge (hash- and revision-checked), runs every
+    metric group on the device, prints a table (value with its 95 % interval, the judge's own
+    accuracy as the ceiling, the direction), writes result.json and pictures into --out. An
+    interrupted run keeps what finished; the same command resumes it.
+
+    Example: msd-bench evaluate --dataset sprites --submission submissions/dsvae-sprites --trust-code
+    """
+    from .loader import load_submission, resolve_source
+    from .runner import evaluate as run_evaluate
+    from .suite import resolve_groups
+
+    resolve_groups(metrics)  # unknown group -> one-line error before any work
+    from ..datasets import get_spec
+
+    get_spec(dataset)
+    if out is None:
+        from .manifest import load_manifest
+
+        m = load_manifest(resolve_source(submission).path)
+        out = Path("results") / m.name / m.version / dataset
+    model = load_submission(submission, dataset=dataset, device=device, trust_code=trust_code)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:
+        task = bar.add_task("evaluating", total=None)
+
+        def progress(group: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{model.manifest.name} on {dataset}: {group}", completed=done, total=total)
+
+        try:
+            result = run_evaluate(
+                model, dataset, size=size, split=split, metrics=metrics, device=device, batch_size=batch_size,
+                limit=limit, seed=seed, repeats=repeats, judge_backend=judge_backend, out=out,
+                pictures=pictures, progress=progress,
+            )
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted: finished metric groups are kept in {out / 'result.json'}; "
+                              "rerun the same command to resume")
+            raise typer.Exit(130) from None
+    if as_json:
+        console.print_json(result.model_dump_json())
+    else:
+        print_result(result)
+        console.print(f"result: {out / 'result.json'}")
+    if result.status != "complete":
+        raise MsdBenchError(
+            f"evaluation {result.status}: "
+            + "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+            + (f" missing: {', '.join(result.missing)}" if result.missing else "")
+        )
+
+
+def print_result(result) -> None:
+    """The rich table of a result: metric, value [95 % CI], judge ceiling, direction."""
+    table = Table(
+        title=f"{result.submission.name} {result.submission.version} on {result.dataset.name} "
+        f"({result.dataset.split}, n={result.dataset.n}, protocol {result.protocol})",
+        title_justify="left",
+    )
+    for col in ("metric", "value", "95% CI", "n", "dir"):
+        table.add_column(col, justify="right" if col in ("value", "n") else "left")
+    for name, sc in sorted(result.scores.items()):
+        arrow = {True: "↑", False: "↓", None: ""}[sc.higher_is_better]
+        if sc.status != "ok" or sc.value is None:
+            table.add_row(name, "[dim]n/a[/]", f"[dim]{sc.reason or sc.status}[/]", "", arrow)
+            continue
+        ci = f"[{sc.ci_low:.3f}, {sc.ci_high:.3f}]" if sc.ci_low is not None and sc.ci_high is not None else ""
+        table.add_row(name, f"{sc.value:.4f}", ci, str(sc.n or ""), arrow)
+    console.print(table)
+    if result.judge and result.judge.ceiling:
+        oracle = Table("factor", "judge seq acc", "judge frame acc", title="judge ceiling (oracle row, from its card)",
+                       title_justify="left")
+        for f, acc in result.judge.ceiling.items():
+            seq, frm = acc.get("sequence"), acc.get("frame")
+            oracle.add_row(f, f"{seq:.4f}" if seq is not None else "", f"{frm:.4f}" if frm is not None else "")
+        console.print(oracle)
+    t = result.timing
+    if t.wall_s:
+        console.print(f"time: {t.wall_s:.1f}s wall, model {t.model_s or 0:.1f}s, judge {t.judge_s or 0:.1f}s, "
+                      f"overhead x{t.overhead or float('nan'):.2f}")
+    for group, err in result.errors.items():
+        err_console.print(f"[red]{group} failed:[/] {err}")
 
 
 @handle_errors

@@ -101,8 +101,11 @@ class Result(_Strict):
     timing: Timing = Field(default_factory=Timing)
     benchmark: dict[str, Any] | None = Field(None, description="`msd-bench bench` report, when measured.")
     status: Literal["complete", "partial", "failed"]
-    missing: list[str] = Field(default_factory=list, description="Metrics not (yet) computed.")
-    errors: dict[str, str] = Field(default_factory=dict, description="Metric name -> one-line error.")
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict, description="Finished metric group -> the metrics it produced."
+    )
+    missing: list[str] = Field(default_factory=list, description="Metric groups not (yet) computed.")
+    errors: dict[str, str] = Field(default_factory=dict, description="Metric group -> one-line error.")
     started_at: str
     finished_at: str | None = None
 

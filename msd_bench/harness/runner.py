@@ -1,0 +1,330 @@
+"""The evaluation runner: ``msd_bench.evaluate(model, dataset=...)`` and ``msd-bench evaluate``.
+
+dataset (HDF5, cached) → batches on the device → ``encode`` → latents → interventions → ``decode``
+→ judge → metric → :class:`~msd_bench.harness.results.Result` (JSON, written atomically).
+
+The suite is split into *groups* (:data:`msd_bench.harness.suite.GROUPS`); each group computes a
+few metrics from a shared :class:`~msd_bench.harness.suite.EvalContext` that caches the encodings.
+A group that fails becomes an error entry and the others still run; after every group the partial
+result is written, so an interrupted run (Ctrl-C, a crash) keeps what finished and rerunning the
+same settings computes only what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import PROTOCOL, __version__
+from ..errors import MsdBenchError, SubmissionError
+from .device import resolve_device
+from .environment import environment, git_sha
+from .loader import LoadedSubmission, load_submission
+from .results import (
+    DatasetRef,
+    JudgeRef,
+    Result,
+    RunSettings,
+    Score,
+    SubmissionRef,
+    Timing,
+    now_iso,
+    read_result,
+    write_result,
+)
+from .timing import PhaseTimer
+from .wrap import TimedJudge, TimedModel, model_device
+
+RESULT_FILE = "result.json"
+
+
+def _submission_ref(model: Any, static_dim: int, dynamic_dim: int) -> SubmissionRef:
+    if isinstance(model, LoadedSubmission):
+        manifest_json = model.manifest.model_dump_json()
+        digest = hashlib.sha256(
+            (manifest_json + json.dumps(model.artefact_hashes, sort_keys=True)).encode()
+        ).hexdigest()
+        return SubmissionRef(
+            name=model.manifest.name,
+            version=model.manifest.version,
+            format=model.format,
+            uri=model.source.uri,
+            hub_commit=model.source.hub_commit,
+            sha256=dict(model.artefact_hashes),
+            submission_hash=digest,
+            static_dim=static_dim,
+            dynamic_dim=dynamic_dim,
+            parameters=model.parameter_count(),
+        )
+    # A Python object (e.g. a model in the middle of training): hash its parameters when it has any.
+    h = hashlib.sha256()
+    params = None
+    if isinstance(model, torch.nn.Module):
+        params = 0
+        for name, t in sorted(model.state_dict().items()):
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+            params += t.numel() if name in dict(model.named_parameters()) else 0
+    name = getattr(model, "name", None) or type(model).__name__.lower()
+    return SubmissionRef(
+        name=str(name),
+        version=str(getattr(model, "version", "0")),
+        format="python",
+        uri=f"python:{type(model).__module__}.{type(model).__qualname__}",
+        sha256={},
+        submission_hash=h.hexdigest(),
+        static_dim=static_dim,
+        dynamic_dim=dynamic_dim,
+        parameters=params,
+    )
+
+
+def _check_dims(model: Any) -> tuple[int, int]:
+    try:
+        return int(model.static_dim), int(model.dynamic_dim)
+    except (AttributeError, TypeError, ValueError):
+        raise SubmissionError(
+            f"{type(model).__name__} lacks integer static_dim / dynamic_dim attributes (the model interface needs them)"
+        ) from None
+
+
+def _score(mv) -> Score:
+    """MetricValue → Score (the result schema's form)."""
+    d = mv.to_dict()
+    status = "ok" if d.get("applicable", True) else "not_applicable"
+    return Score(
+        value=d["value"],
+        ci_low=d["ci_low"],
+        ci_high=d["ci_high"],
+        std=d.get("std"),
+        n=d.get("n"),
+        version=str(d.get("version", "1")),
+        higher_is_better=d.get("higher_is_better"),
+        status=status,
+        reason=d.get("reason"),
+        details=d.get("extra") or {},
+    )
+
+
+def _settings_key(result: Result) -> str:
+    """What must be equal for a previous (partial) result to be resumed."""
+    key = {
+        "protocol": result.protocol,
+        "dataset": result.dataset.model_dump(),
+        "judge": result.judge.sha256 if result.judge else None,
+        "submission": result.submission.submission_hash,
+        "settings": result.settings.model_dump(exclude={"metrics", "device"}),
+    }
+    return json.dumps(key, sort_keys=True)
+
+
+def evaluate(
+    model: Any,
+    dataset: str = "sprites",
+    *,
+    size: str = "full",
+    split: str = "test",
+    metrics: str | list[str] = "all",
+    device: str | torch.device = "auto",
+    batch_size: int = 128,
+    limit: int | None = None,
+    seed: int = 0,
+    repeats: int = 1,
+    judge_backend: str = "onnx",
+    out: str | Path | None = None,
+    trust_code: bool = False,
+    pictures: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Result:
+    """Score ``model`` on ``dataset`` with the frozen judge and the metric suite.
+
+    Parameters
+    ----------
+    model : path, ``hf://`` reference, or object
+        A submission folder (loaded with :func:`~msd_bench.harness.load_submission`) or any object that
+        implements the model interface (``static_dim``, ``dynamic_dim``, ``encode``, ``decode``,
+        optional priors) — e.g. a model in the middle of training.
+    dataset : str
+        Built-in dataset name.
+    size : {"full", "small"}
+        Dataset size (``small`` for quick checks; results record it).
+    split : {"test", "val", "train"}
+    metrics : "all" or list of group names
+        Groups of :data:`msd_bench.harness.suite.GROUPS`.
+    device : str
+        ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:N``.
+    batch_size, limit, seed, repeats
+        Batch size of every forward pass; first ``limit`` sequences of the split; the seed of every
+        random choice; seeded repeats of the randomised metrics (their spread becomes the interval).
+    judge_backend : {"onnx", "torch"}
+    out : path, optional
+        Folder for ``result.json`` and the pictures; an existing partial result with the same
+        settings is resumed.
+    trust_code : bool
+        Allow a torch submission's entry point to run.
+    pictures : bool
+        Save reconstruction / swap / sample grids (PNG) and GIFs next to the result.
+    progress : callable(group, done, total), optional
+
+    Returns
+    -------
+    Result
+    """
+    from ..datasets import get_spec, open_dataset
+    from ..judges import load_judge
+    from .suite import GROUPS, EvalContext, resolve_groups
+
+    started = now_iso()
+    t_start = time.perf_counter()
+    dev = resolve_device(device)
+    timer = PhaseTimer(dev)
+    groups = resolve_groups(metrics)
+    spec = get_spec(dataset)  # unknown dataset -> one-line DatasetError before any work
+    if batch_size < 1:
+        raise MsdBenchError(f"--batch-size must be >= 1, got {batch_size}")
+    if limit is not None and limit < 2:
+        raise MsdBenchError(f"--limit must be >= 2 sequences, got {limit}")
+    if repeats < 1:
+        raise MsdBenchError(f"--repeats must be >= 1, got {repeats}")
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        _check_writable(out_dir)
+
+    with timer("load"):
+        if isinstance(model, str | Path):
+            model = load_submission(model, dataset=dataset, device=dev, trust_code=trust_code)
+        elif isinstance(model, LoadedSubmission) and model.dataset != dataset:
+            raise SubmissionError(f"{model.manifest.name} was loaded for {model.dataset}, not {dataset}")
+        s_dim, d_dim = _check_dims(model)
+        if isinstance(model, LoadedSubmission):
+            if model.device != dev:
+                raise SubmissionError(f"submission loaded on {model.device} but evaluation runs on {dev}")
+        elif isinstance(model, torch.nn.Module):
+            dev = model_device(model)
+            timer.device = dev
+        ds = open_dataset(dataset, size=size)
+        judge = load_judge(dataset, backend=judge_backend, device=dev)
+    timed_model = TimedModel(model, dev)
+    timed_judge = TimedJudge(judge, dev)
+    providers = list(getattr(model, "providers", []) or [])
+    n_split = len(ds.indices(split))
+    n = min(n_split, limit) if limit else n_split
+
+    result = Result(
+        protocol=PROTOCOL,
+        harness_version=__version__,
+        git_sha=git_sha(),
+        dataset=DatasetRef(
+            name=spec.name, version=str(ds.version), content_hash=str(ds.content_hash), size=size, split=split, n=n
+        ),
+        judge=JudgeRef(
+            backend=judge_backend,
+            sha256={"card.json": judge.sha256, **{k: v.sha256 for k, v in judge.card.artefacts.items()}},
+            providers=list(judge.providers),
+            ceiling={k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in judge.ceiling().items()},
+        ),
+        submission=_submission_ref(model, s_dim, d_dim),
+        settings=RunSettings(
+            seed=seed, batch_size=batch_size, device=str(dev), limit=limit, repeats=repeats, metrics=list(groups)
+        ),
+        environment=environment(dev, providers or list(judge.providers)),
+        status="partial",
+        missing=list(groups),
+        started_at=started,
+    )
+    if out_dir is not None and (out_dir / RESULT_FILE).is_file():
+        try:
+            previous = read_result(out_dir / RESULT_FILE)
+        except MsdBenchError:
+            previous = None
+        if previous is not None and _settings_key(previous) == _settings_key(result):
+            done = [g for g in groups if g in previous.groups and g not in previous.errors]
+            for g in done:
+                result.groups[g] = previous.groups[g]
+                for name in previous.groups[g]:
+                    if name in previous.scores:
+                        result.scores[name] = previous.scores[name]
+            result.missing = [g for g in groups if g not in done]
+            result.timing.phases_s.update({k: v for k, v in previous.timing.phases_s.items() if k in done})
+
+    ctx = EvalContext(
+        model=timed_model,
+        judge=timed_judge,
+        dataset=ds,
+        split=split,
+        limit=limit,
+        batch_size=batch_size,
+        seed=seed,
+        repeats=repeats,
+        device=dev,
+        pictures_dir=out_dir if (out_dir is not None and pictures) else None,
+        progress=progress,
+    )
+    todo = list(result.missing)
+    try:
+        for i, group in enumerate(todo):
+            if progress:
+                progress(group, i, len(todo))
+            try:
+                with timer(group):
+                    values = GROUPS[group](ctx)
+                for mv in values:
+                    result.scores[mv.name] = _score(mv)
+                result.groups[group] = [mv.name for mv in values]
+            except KeyboardInterrupt:
+                raise
+            except MsdBenchError as exc:
+                result.errors[group] = str(exc)
+            except Exception as exc:  # a crash in one metric group must not lose the others
+                result.errors[group] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            result.missing.remove(group)
+            _finish(result, timer, timed_model, timed_judge, t_start, final=False)
+            if out_dir is not None:
+                write_result(result, out_dir / RESULT_FILE)
+    except KeyboardInterrupt:
+        _finish(result, timer, timed_model, timed_judge, t_start, final=False)
+        if out_dir is not None:
+            write_result(result, out_dir / RESULT_FILE)
+        raise
+    _finish(result, timer, timed_model, timed_judge, t_start, final=True)
+    if out_dir is not None:
+        write_result(result, out_dir / RESULT_FILE)
+    return result
+
+
+def _finish(result: Result, timer: PhaseTimer, model: TimedModel, judge: TimedJudge, t0: float, final: bool) -> None:
+    wall = time.perf_counter() - t0
+    result.timing = Timing(
+        phases_s={**result.timing.phases_s, **timer.as_dict()},
+        model_s=round(model.seconds, 6),
+        judge_s=round(judge.seconds, 6),
+        wall_s=round(wall, 6),
+        overhead=round(wall / (model.seconds + judge.seconds), 4) if (model.seconds + judge.seconds) > 0 else None,
+    )
+    if final:
+        result.finished_at = now_iso()
+        if result.missing:
+            result.status = "partial"
+        elif result.errors and not result.scores:
+            result.status = "failed"
+        else:
+            result.status = "complete" if not result.errors else "partial"
+
+
+def _check_writable(out: Path) -> None:
+    import os
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise MsdBenchError(f"--out {out} is not writable ({exc.strerror or exc}); choose another folder") from None
