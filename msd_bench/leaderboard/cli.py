@@ -1,7 +1,178 @@
-"""`msd-bench leaderboard ...` commands."""
+"""`msd-bench leaderboard ...` commands: build, show, diff, check."""
 
 from __future__ import annotations
 
-import typer
+import json
+from pathlib import Path
 
-app = typer.Typer(no_args_is_help=True)
+import typer
+from rich.table import Table
+
+from .. import PROTOCOL
+from .._cli_utils import console, err_console, handle_errors
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help=(
+        "Build, show and compare leaderboards from the results store.\n\n"
+        "The store holds one result per (submission, version, dataset) at "
+        "leaderboard/results/<submission>/<version>/<dataset>.json (written by `msd-bench submit`).\n\n"
+        "Example: msd-bench leaderboard build && msd-bench leaderboard show --dataset sprites"
+    ),
+)
+
+STORE_HELP = "Store root holding results/<submission>/<version>/<dataset>.json."
+
+
+def _print_problems(problems) -> None:
+    for p in problems:
+        colour = "yellow" if not p.skipped else "red"
+        err_console.print(f"[{colour}]{p.kind}[/]: {p.path}: {p.message}{' (skipped)' if p.skipped else ''}",
+                          soft_wrap=True, markup=True, highlight=False)
+
+
+@app.command("build")
+@handle_errors
+def build(
+    store: Path = typer.Option(Path("leaderboard"), "--store", help=STORE_HELP),
+    out: Path | None = typer.Option(
+        None, "--out", help="Output root (default: the store); files go to OUT/<protocol>/."
+    ),
+    protocol: str | None = typer.Option(None, "--protocol", help="Build only this protocol (default: every one)."),
+    formats: list[str] = typer.Option(
+        [], "--format", "-f",
+        help="json, csv, md, html (the default four), latex, model-index, or all; repeat or comma-separate.",
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when the store has problems (for CI)."),
+) -> None:
+    """Build the leaderboards: one board per protocol, one table per dataset.
+
+    Reads every result in the store, reports bad files in one line each and skips them, ranks
+    entries by the mean of their per-metric ranks over the key scores (ties share the mean rank) and
+    writes OUT/<protocol>/{leaderboard.json, leaderboard.csv, LEADERBOARD.md, index.html}. The same
+    store always gives byte-identical files.
+
+    Example: msd-bench leaderboard build --store leaderboard --format all
+    """
+    from .build import build_leaderboard
+
+    report = build_leaderboard(store, out, protocol=protocol, formats=formats or ("json", "csv", "md", "html"))
+    _print_problems(report.problems)
+    if not report.boards:
+        console.print(f"no usable results in {store}; nothing written")
+    t = Table(title=f"leaderboard build ({report.n_results} results)")
+    for col in ("protocol", "dataset", "entries", "ranked", "key scores"):
+        t.add_column(col)
+    for proto, board in report.boards.items():
+        for ds, table in board["datasets"].items():
+            ranked = sum(1 for r in table["entries"] if r["rank"] is not None)
+            t.add_row(proto, ds, str(len(table["entries"])), str(ranked),
+                      ", ".join(k["name"] for k in table["key_scores"]))
+    if report.boards:
+        console.print(t)
+        folders = sorted({str(p.parent if p.parent.name != "model-index" else p.parent.parent) for p in report.written})
+        console.print("wrote " + ", ".join(folders))
+    if strict and report.problems:
+        raise typer.Exit(1)
+
+
+def _show_table(ds: str, table: dict, proto: str) -> Table:
+    from .build import table_rows
+
+    head, rows = table_rows(table)
+    fp = table["reference_fingerprint"]
+    t = Table(title=f"{ds} — protocol {proto}", caption=f"timing machine {fp}" if fp else "no timing measured")
+    for h in head:
+        numeric = h in ("rank", "parameters", "latency p50 ms", "recon seq/s", "judge ceiling")
+        t.add_column(h, justify="right" if numeric else "left", overflow="fold")
+    for cells in rows:
+        t.add_row(*cells)
+    return t
+
+
+@app.command("show")
+@handle_errors
+def show(
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only this dataset's table."),
+    store: Path = typer.Option(Path("leaderboard"), "--store", help=STORE_HELP),
+    protocol: str = typer.Option(PROTOCOL, "--protocol", help="Protocol to show (default: the current one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the board as JSON instead of tables."),
+) -> None:
+    """Print the leaderboard tables of the store (computed on the fly; nothing is written).
+
+    Example: msd-bench leaderboard show --dataset sprites
+    """
+    from .build import load_config, make_boards
+    from .store import LeaderboardError, scan_store
+
+    entries, problems = scan_store(store)
+    boards = make_boards(entries, load_config(store), problems, root=store, out=store, protocol=protocol)
+    if protocol not in boards:
+        present = sorted({e.result.protocol for e in entries})
+        raise LeaderboardError(
+            f"store {store} has no usable result of protocol {protocol!r}; protocols present:"
+            f" {', '.join(present) or 'none'} (pass --protocol)"
+        )
+    board = boards[protocol]
+    tables = board["datasets"]
+    if dataset is not None:
+        if dataset not in tables:
+            raise LeaderboardError(
+                f"no results for dataset {dataset!r} in protocol {protocol}; datasets: {', '.join(tables)}"
+            )
+        tables = {dataset: tables[dataset]}
+    if as_json:
+        typer.echo(json.dumps({**board, "datasets": tables}, indent=2, sort_keys=True))
+        return
+    _print_problems(problems)
+    for ds, table in tables.items():
+        console.print(_show_table(ds, table, protocol))
+
+
+@app.command("diff")
+@handle_errors
+def diff(
+    old: Path = typer.Argument(..., help="Old build: a leaderboard.json or its folder (OUT/<protocol>)."),
+    new: Path = typer.Argument(..., help="New build: a leaderboard.json or its folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
+) -> None:
+    """Show what changed between two builds: entries added / removed, rank and key-score changes.
+
+    Example: git show HEAD~1:leaderboard/msd-bench-1/leaderboard.json > /tmp/old.json &&
+    msd-bench leaderboard diff /tmp/old.json leaderboard/msd-bench-1
+    """
+    from .diff import diff_boards, load_board
+
+    d = diff_boards(load_board(old), load_board(new))
+    if as_json:
+        typer.echo(json.dumps(d.to_dict(), indent=2, sort_keys=True))
+        return
+    if d.empty and d.old_protocol == d.new_protocol:
+        console.print("no changes")
+        return
+    t = Table(title=f"leaderboard diff {old} -> {new}")
+    t.add_column("change")
+    for line in d.lines():
+        t.add_row(line)
+    console.print(t)
+
+
+@app.command("check")
+@handle_errors
+def check(
+    store: Path = typer.Option(Path("leaderboard"), "--store", help=STORE_HELP),
+) -> None:
+    """Check the store: malformed or misplaced files, duplicates, results that need a rerun.
+
+    Prints one line per problem and exits 1 when there is any (0 when the store is clean).
+
+    Example: msd-bench leaderboard check --store leaderboard
+    """
+    from .store import scan_store
+
+    entries, problems = scan_store(store)
+    for p in problems:
+        typer.echo(p.line())
+    typer.echo(f"{len(entries)} usable results, {len(problems)} problems")
+    if problems:
+        raise typer.Exit(1)
