@@ -1,0 +1,192 @@
+"""Reconstruction metrics: MSE, PSNR, SSIM (per frame), temporal consistency, judge accuracy.
+
+Videos are float ``[B, T, C, H, W]`` in ``[0, 1]`` (data range 1). Everything is computed in torch on
+the inputs' device, batched; per-sequence values come back as ``[B]`` tensors so that callers can
+bootstrap them (:func:`reconstruction_values`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import MetricError
+from .base import MetricValue, from_samples, register
+
+__all__ = [
+    "mse",
+    "psnr",
+    "reconstruction_values",
+    "ssim",
+    "temporal_consistency",
+]
+
+_G = "reconstruction"
+register("mse", "1", False, "Mean squared error per pixel between input and reconstruction",
+         needs=("decoder",), value_range="[0, 1]", group=_G)
+register("psnr", "1", True, "Peak signal-to-noise ratio (dB, data range 1), mean over frames",
+         needs=("decoder",), value_range="[0, inf) dB (capped at 100)", group=_G)
+register("ssim", "1", True, "Structural similarity per frame (Gaussian 11x11, sigma 1.5), mean over frames",
+         needs=("decoder",), value_range="[-1, 1]", group=_G)
+register("temporal_consistency", "1", False,
+         "MSE between the frame differences of the reconstruction and of the input",
+         needs=("decoder",), value_range="[0, 4]", group=_G)
+register("reconstruction.judge_accuracy", "1", True,
+         "Judge accuracy on reconstructions vs ground truth (a model that cannot reconstruct cannot be judged)",
+         needs=("decoder", "judge", "labels"), value_range="[0, 1]", group=_G)
+
+PSNR_CAP = 100.0
+
+
+def _pair(x, x_hat) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(x, torch.Tensor) or not isinstance(x_hat, torch.Tensor):
+        raise MetricError("reconstruction metrics need torch tensors x and x_hat of shape [B, T, C, H, W]")
+    if x.ndim != 5:
+        raise MetricError(f"x must be [B, T, C, H, W], got shape {tuple(x.shape)}")
+    if x_hat.shape != x.shape:
+        raise MetricError(f"reconstruction has shape {tuple(x_hat.shape)}, expected the input's {tuple(x.shape)}")
+    if not torch.isfinite(x_hat).all():
+        raise MetricError("reconstruction contains NaN/Inf; expected values in [0, 1]")
+    return x.double(), x_hat.to(x.device).double()
+
+
+def mse(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    r"""Per-sequence mean squared error ``[B]``: :math:`\frac{1}{TCHW}\sum (x - \hat x)^2`.
+
+    Range [0, 1] for inputs in [0, 1]; lower is better.
+    """
+    a, b = _pair(x, x_hat)
+    return (a - b).pow(2).flatten(1).mean(dim=1)
+
+
+def psnr(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    r"""Per-sequence PSNR ``[B]`` in dB, the mean over frames of
+    :math:`10 \log_{10}(1 / \mathrm{MSE}_t)` (data range 1), each frame capped at 100 dB
+    (an exact frame would be infinite).
+
+    Higher is better.
+    """
+    a, b = _pair(x, x_hat)
+    per_frame = (a - b).pow(2).flatten(2).mean(dim=2)  # [B, T]
+    val = 10.0 * torch.log10(1.0 / per_frame.clamp_min(10 ** (-PSNR_CAP / 10)))
+    return val.clamp(max=PSNR_CAP).mean(dim=1)
+
+
+def _gaussian_window(size: int, sigma: float, device, dtype) -> torch.Tensor:
+    coords = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def ssim(
+    x: torch.Tensor,
+    x_hat: torch.Tensor,
+    window: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> torch.Tensor:
+    r"""Per-sequence SSIM ``[B]``: mean over frames (and channels) of the per-frame SSIM.
+
+    .. math:: \mathrm{SSIM}(a, b) = \frac{(2\mu_a\mu_b + C_1)(2\sigma_{ab} + C_2)}
+              {(\mu_a^2 + \mu_b^2 + C_1)(\sigma_a^2 + \sigma_b^2 + C_2)}
+
+    with local statistics under a Gaussian window (11 x 11, sigma 1.5, 'valid' positions only),
+    :math:`C_1 = (0.01 L)^2`, :math:`C_2 = (0.03 L)^2`, :math:`L = 1`, averaged over positions and
+    channels of each frame, then over frames. Frames smaller than the window use the largest odd window
+    that fits.
+
+    Range [-1, 1]; higher is better.
+
+    References
+    ----------
+    Wang, Bovik, Sheikh, Simoncelli. Image Quality Assessment: From Error Visibility to Structural
+    Similarity. IEEE TIP 2004.
+    """
+    a, b = _pair(x, x_hat)
+    bsz, t, c, h, w = a.shape
+    size = min(window, h, w)
+    if size % 2 == 0:
+        size -= 1
+    g = _gaussian_window(size, sigma, a.device, a.dtype)
+    a = a.reshape(bsz * t * c, 1, h, w)
+    b = b.reshape(bsz * t * c, 1, h, w)
+
+    def blur(z: torch.Tensor) -> torch.Tensor:
+        z = torch.nn.functional.conv2d(z, g.view(1, 1, 1, -1))
+        return torch.nn.functional.conv2d(z, g.view(1, 1, -1, 1))
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    c1, c2 = k1**2, k2**2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return s.flatten(1).mean(dim=1).reshape(bsz, t * c).mean(dim=1)
+
+
+def temporal_consistency(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    r"""Per-sequence temporal consistency error ``[B]``.
+
+    .. math:: \mathrm{TC}(x, \hat x) = \frac{1}{(T-1)CHW}\sum_{t=2}^{T}
+              \big\|(\hat x_t - \hat x_{t-1}) - (x_t - x_{t-1})\big\|_2^2
+
+    The MSE between the frame-to-frame changes of the reconstruction and those of the input: 0 when
+    the reconstruction moves exactly like the input (even if it is offset by a constant image), large
+    when it flickers or freezes. Range [0, 4] for inputs in [0, 1]; lower is better. Needs T >= 2.
+    """
+    a, b = _pair(x, x_hat)
+    if a.shape[1] < 2:
+        raise MetricError(f"temporal_consistency needs at least 2 frames, got {a.shape[1]}")
+    da = a[:, 1:] - a[:, :-1]
+    db = b[:, 1:] - b[:, :-1]
+    return (db - da).pow(2).flatten(1).mean(dim=1)
+
+
+def reconstruction_values(
+    model,
+    x: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    judge=None,
+    factors=None,
+    *,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> dict[str, MetricValue | dict[str, MetricValue]]:
+    """Encode-decode ``x`` in batches and score MSE, PSNR, SSIM, temporal consistency and, with a
+    judge, per-factor judge accuracy on the reconstructions (sequence heads).
+
+    Returns
+    -------
+    dict: ``mse``, ``psnr``, ``ssim``, ``temporal_consistency`` (MetricValue, bootstrap CI over
+    sequences) and ``judge_accuracy`` ({factor: MetricValue}) when ``judge``, ``labels`` and
+    ``factors`` are given.
+    """
+    per: dict[str, list[torch.Tensor]] = {"mse": [], "psnr": [], "ssim": [], "temporal_consistency": []}
+    correct: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad():
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start : start + batch_size]
+            xh = model.decode(model.encode(xb))
+            per["mse"].append(mse(xb, xh).cpu())
+            per["psnr"].append(psnr(xb, xh).cpu())
+            per["ssim"].append(ssim(xb, xh).cpu())
+            if xb.shape[1] >= 2:
+                per["temporal_consistency"].append(temporal_consistency(xb, xh).cpu())
+            if judge is not None and labels is not None and factors is not None:
+                out = judge(xh)
+                yb = labels[start : start + batch_size]
+                for f in factors:
+                    if getattr(f, "ignore", False):
+                        continue
+                    pred = out.sequence[f.name].argmax(dim=1).cpu()
+                    correct.setdefault(f.name, []).append((pred == yb[:, f.index].cpu()).double())
+    res: dict[str, MetricValue | dict[str, MetricValue]] = {}
+    for name, parts in per.items():
+        if parts:
+            res[name] = from_samples(name, torch.cat(parts).numpy(), seed=seed)
+    if correct:
+        res["judge_accuracy"] = {
+            k: from_samples("reconstruction.judge_accuracy", torch.cat(v).numpy(), seed=seed, extra={"factor": k})
+            for k, v in correct.items()
+        }
+    return res
