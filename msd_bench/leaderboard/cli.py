@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from .. import PROTOCOL
@@ -125,8 +126,10 @@ def show(
         typer.echo(json.dumps({**board, "datasets": tables}, indent=2, sort_keys=True))
         return
     _print_problems(problems)
+    # Piped output (files, CI logs) gets room for every column instead of rich's 80-column default.
+    wide = console if console.is_terminal else Console(width=max(console.width, 220), highlight=False)
     for ds, table in tables.items():
-        console.print(_show_table(ds, table, protocol))
+        wide.print(_show_table(ds, table, protocol))
 
 
 @app.command("diff")
