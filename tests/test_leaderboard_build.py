@@ -207,6 +207,21 @@ def test_score_formatting_is_stable():
     assert fmt_score({"status": "not_applicable"}) == "n/a" and fmt_score(None) == ""
 
 
+def test_sizes_get_their_own_tables_and_subsets_are_flagged(tmp_path):
+    root = tmp_path / "s"
+    add_result(make_result("a", scores={"acc": 0.5}), root)
+    add_result(make_result("b", scores={"acc": 0.99}, size="small"), root)
+    r = make_result("c", scores={"acc": 0.7})
+    r.settings.limit = 64
+    add_result(r, root)
+    report = build(root)
+    assert list(report.boards[PROTOCOL]["datasets"]) == ["sprites", "sprites-small"]
+    assert [e["id"] for e in table(report)["entries"]] == ["c@1.0", "a@1.0"]
+    assert [e["id"] for e in table(report, "sprites-small")["entries"]] == ["b@1.0"]
+    assert table(report, "sprites-small")["size"] == "small"
+    assert "scored on a subset (limit 64)" in rows_by_id(table(report))["c@1.0"]["flags"]
+
+
 # ----------------------------------------------------------------------------------------- protocols
 def test_protocols_are_never_mixed(tmp_path):
     root = tmp_path / "s"

@@ -197,7 +197,7 @@ def test_changed_dataset_or_judge_needs_rerun_and_is_skipped(store, change, expe
 
 def test_changed_content_hash_needs_rerun(store):
     rev = example_revisions()
-    rev.datasets["sprites"] = DatasetRevision("1.0", {"small": "f" * 64})
+    rev.datasets["sprites"] = DatasetRevision("1.0", {"full": "f" * 64})
     entries, problems = scan(store, rev)
     assert entries == []
     assert [p.kind for p in problems] == ["needs_rerun", "needs_rerun"]

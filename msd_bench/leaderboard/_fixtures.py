@@ -56,7 +56,7 @@ def make_result(
     status: str = "complete",
     judge_sha: tuple[str, ...] = (JUDGE_SHA, CARD_SHA),
     dataset_version: str = DATASET_VERSION,
-    size: str = "small",
+    size: str = "full",
     started_at: str = "2026-11-01T10:00:00+00:00",
     parameters: int | None = 12345,
     fmt: str = "onnx",

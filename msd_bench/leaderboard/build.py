@@ -58,8 +58,15 @@ class BoardConfig:
     key_scores: dict[str, list[str]] = field(default_factory=dict)
     max_keys: int = DEFAULT_MAX_KEYS
 
-    def for_dataset(self, name: str) -> list[str] | None:
-        return self.key_scores.get(name) or self.key_scores.get("default")
+    def for_dataset(self, name: str, table: str | None = None) -> list[str] | None:
+        """Configured key scores of a table (its own name first, then the dataset's, then ``default``)."""
+        return (self.key_scores.get(table or name) or self.key_scores.get(name)
+                or self.key_scores.get("default"))
+
+
+def table_name(dataset: str, size: str) -> str:
+    """Tables are per dataset *and size*: ``sprites`` for the full size, ``sprites-small`` otherwise."""
+    return dataset if size == "full" else f"{dataset}-{size}"
 
 
 def load_config(root: str | os.PathLike) -> BoardConfig:
@@ -185,6 +192,7 @@ def _entry_row(e: StoreEntry, board_dir: Path | None) -> dict[str, Any]:
         "fingerprint": fingerprint,
         "date": date,
         "status": r.status,
+        "limit": r.settings.limit,
         "needs_rerun": e.needs_rerun,
         "result": _relpath(e.path, board_dir) if board_dir is not None else e.path.as_posix(),
         "pictures": [_relpath(p, board_dir) if board_dir is not None else p.as_posix() for p in e.pictures()],
@@ -192,7 +200,8 @@ def _entry_row(e: StoreEntry, board_dir: Path | None) -> dict[str, Any]:
     }
 
 
-def _table(dataset: str, entries: list[StoreEntry], config: BoardConfig, board_dir: Path | None) -> dict[str, Any]:
+def _table(name: str, entries: list[StoreEntry], config: BoardConfig, board_dir: Path | None) -> dict[str, Any]:
+    dataset, size = entries[0].result.dataset.name, entries[0].result.dataset.size
     rows = [_entry_row(e, board_dir) for e in entries]
 
     # Metric directions and versions: the most common among the entries; others are not comparable.
@@ -208,7 +217,7 @@ def _table(dataset: str, entries: list[StoreEntry], config: BoardConfig, board_d
         directions[m] = most_common(["1" if d else "0" for d in dirs]) == "1"
         versions[m] = most_common([s["version"] for s in ok])  # type: ignore[assignment]
         coverage[m] = sum(1 for s in ok if s["value"] is not None and s["version"] == versions[m])
-    keys = choose_key_scores(coverage, config.for_dataset(dataset), config.max_keys)
+    keys = choose_key_scores(coverage, config.for_dataset(dataset, name), config.max_keys)
 
     # Values used for ranking, and the flags of incomplete entries.
     table: dict[str, dict[str, float | None]] = {}
@@ -240,6 +249,8 @@ def _table(dataset: str, entries: list[StoreEntry], config: BoardConfig, board_d
             flags.append("other metric version: " + ", ".join(other_version))
         if row["status"] != "complete":
             flags.append(f"{row['status']} run")
+        if row["limit"]:
+            flags.append(f"scored on a subset (limit {row['limit']})")
         if row["needs_rerun"]:
             flags.append("needs rerun (old protocol)")
         row["flags"] = flags
@@ -298,6 +309,7 @@ def _table(dataset: str, entries: list[StoreEntry], config: BoardConfig, board_d
         del row["timing_verdict"]
     return {
         "dataset": dataset,
+        "size": size,
         "key_scores": [{"name": m, "higher_is_better": directions[m], "version": versions[m]} for m in keys],
         "judge_ceiling": {f: {k: _num(v) for k, v in sorted(d.items())} for f, d in sorted(ceiling.items())},
         "reference_fingerprint": reference,
@@ -333,7 +345,8 @@ def make_boards(
     groups: dict[str, dict[str, list[StoreEntry]]] = defaultdict(lambda: defaultdict(list))
     for e in entries:
         if protocol is None or e.result.protocol == protocol:
-            groups[e.result.protocol][e.result.dataset.name].append(e)
+            d = e.result.dataset
+            groups[e.result.protocol][table_name(d.name, d.size)].append(e)
     boards = {}
     for proto in sorted(groups):
         board_dir = Path(out) / proto if out is not None else None

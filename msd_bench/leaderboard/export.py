@@ -102,7 +102,7 @@ def board_latex(board: Mapping[str, Any]) -> str:
 def model_index(board: Mapping[str, Any], submission: str, version: str) -> dict[str, Any]:
     """The Hugging Face ``model-index`` of one entry: one result per dataset of the board it appears in."""
     results = []
-    for ds, t in board["datasets"].items():
+    for t in board["datasets"].values():
         for row in t["entries"]:
             if row["submission"] != submission or row["version"] != version:
                 continue
@@ -117,7 +117,12 @@ def model_index(board: Mapping[str, Any], submission: str, version: str) -> dict
             results.append(
                 {
                     "task": {"type": "sequential-disentanglement", "name": "Multi-factor sequential disentanglement"},
-                    "dataset": {"type": f"msd-bench/{ds}", "name": ds, "split": "test"},
+                    "dataset": {
+                        "type": f"msd-bench/{t['dataset']}",
+                        "name": t["dataset"],
+                        "config": t["size"],
+                        "split": "test",
+                    },
                     "metrics": metrics,
                 }
             )
