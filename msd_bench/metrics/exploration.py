@@ -105,20 +105,22 @@ def naive_bayes_accuracy(
     eval_factors: Sequence[np.ndarray],
     features: np.ndarray | Sequence[np.ndarray] | None = None,
     smoothing: float = 1.0,
+    return_correct: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """Accuracy ``[K]`` of a categorical naive Bayes classifier on 20-bin discretised codes.
 
     Fit on ``codes``/``factors`` (bin edges from these codes, Laplace smoothing ``smoothing``),
     evaluated on each ``(eval_codes[i], eval_factors[i])``. ``features`` restricts the classifier to
     a subset of columns: one index array for every factor, or a list with one array per factor
-    (with no feature the classifier predicts the train majority class). Returns one array per eval set.
+    (with no feature the classifier predicts the train majority class). Returns one array per eval set
+    (per-sample correctness ``[M, K]`` instead of accuracies with ``return_correct``).
     """
     c = np.asarray(codes, dtype=np.float64)
     f = np.asarray(factors)
     edges = histogram_edges(c, NUM_BINS)
     xb = _bins(c, edges)
     ev_bins = [_bins(np.asarray(e, dtype=np.float64), edges) for e in eval_codes]
-    results = [np.zeros(f.shape[1]) for _ in eval_codes]
+    results = [np.zeros((np.asarray(e).shape[0], f.shape[1]), dtype=bool) for e in eval_codes]
     for k in range(f.shape[1]):
         if features is None:
             cols = np.arange(c.shape[1])
@@ -141,8 +143,10 @@ def naive_bayes_accuracy(
                     blk = eb[start : start + 2048][:, cols]
                     score[start : start + 2048] += logp[np.arange(cols.size)[None, :], blk].sum(axis=1)
             pred = classes[np.argmax(score, axis=1)]
-            results[i][k] = float(np.mean(pred == np.asarray(ef)[:, k]))
-    return tuple(results)
+            results[i][:, k] = pred == np.asarray(ef)[:, k]
+    if return_correct:
+        return tuple(results)
+    return tuple(r.mean(axis=0) for r in results)
 
 
 def informative_features(importance: np.ndarray) -> list[np.ndarray]:

@@ -405,26 +405,39 @@ def _n_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def sap_score_matrix(c: np.ndarray, f: np.ndarray, tc: np.ndarray, tf: np.ndarray) -> np.ndarray:
-    """Test accuracy ``[D, K]`` of ``LinearSVC(C=0.01, class_weight="balanced")`` on each code alone.
+def sap_correct(c: np.ndarray, f: np.ndarray, tc: np.ndarray, tf: np.ndarray) -> np.ndarray:
+    """Per-test-sample correctness ``[N_test, D, K]`` of ``LinearSVC(C=0.01, class_weight="balanced")``
+    trained on each code dimension alone for each factor.
 
-    The D x K fits run on a small thread pool (liblinear releases the GIL).
+    The D x K fits run on a small thread pool (liblinear releases the GIL), one BLAS thread each.
     """
     from sklearn.svm import LinearSVC
+    from threadpoolctl import threadpool_limits
 
-    def one(job: tuple[int, int]) -> float:
+    def one(job: tuple[int, int]) -> np.ndarray:
         d, k = job
         if np.all(f[:, k] == f[0, k]):
-            return float(np.mean(tf[:, k] == f[0, k]))
+            return tf[:, k] == f[0, k]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             clf = LinearSVC(C=0.01, class_weight="balanced").fit(c[:, d : d + 1], f[:, k])
-        return float(np.mean(clf.predict(tc[:, d : d + 1]) == tf[:, k]))
+        return clf.predict(tc[:, d : d + 1]) == tf[:, k]
 
     jobs = [(d, k) for d in range(c.shape[1]) for k in range(f.shape[1])]
-    with ThreadPoolExecutor(_n_workers()) as pool:
+    with threadpool_limits(limits=1), ThreadPoolExecutor(_n_workers()) as pool:
         values = list(pool.map(one, jobs))
-    return np.asarray(values).reshape(c.shape[1], f.shape[1])
+    return np.stack(values, axis=1).reshape(tc.shape[0], c.shape[1], f.shape[1])
+
+
+def sap_score_matrix(c: np.ndarray, f: np.ndarray, tc: np.ndarray, tf: np.ndarray) -> np.ndarray:
+    """Test accuracy ``[D, K]`` of ``LinearSVC(C=0.01, class_weight="balanced")`` on each code alone."""
+    return sap_correct(c, f, tc, tf).mean(axis=0)
+
+
+def sap_from_matrix(score: np.ndarray) -> float:
+    """Mean over factors of the top-1 minus top-2 entry of each column of ``score [D, K]``."""
+    s = np.sort(score, axis=0)
+    return float(np.mean(s[-1] - s[-2]))
 
 
 def sap(codes, factors, test_codes, test_factors) -> float:
@@ -454,8 +467,7 @@ def sap(codes, factors, test_codes, test_factors) -> float:
     c, f, tc, tf = _train_test(codes, factors, test_codes, test_factors)
     if c.shape[1] < 2:
         raise MetricError(f"sap needs at least 2 code dimensions, got {c.shape[1]}")
-    s = np.sort(sap_score_matrix(c, f, tc, tf), axis=0)
-    return float(np.mean(s[-1] - s[-2]))
+    return sap_from_matrix(sap_score_matrix(c, f, tc, tf))
 
 
 def _standardize(c: np.ndarray, tc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -519,19 +531,29 @@ def explicitness(codes, factors, test_codes, test_factors) -> dict[str, float]:
     disentanglement_lib ``modularity_explicitness.py``.
     """
     c, f, tc, tf = _train_test(codes, factors, test_codes, test_factors)
+    fits = explicitness_fits(c, f, tc, tf)
+    train = [macro_roc_auc(f[:, k], p_tr, classes) for k, (classes, p_tr, _) in enumerate(fits)]
+    test = [macro_roc_auc(tf[:, k], p_te, classes) for k, (classes, _, p_te) in enumerate(fits)]
+    return {"train": float(np.mean(train)), "test": float(np.nanmean(test))}
+
+
+def explicitness_fits(
+    c: np.ndarray, f: np.ndarray, tc: np.ndarray, tf: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per factor ``(classes, train probabilities, test probabilities)`` of the explicitness models."""
+    from threadpoolctl import threadpool_limits
+
     xn, txn = _standardize(c, tc)
     for k in range(f.shape[1]):
         if np.all(f[:, k] == f[0, k]):
             raise MetricError(f"explicitness: factor column {k} is constant in the train split")
-
-    def one(k: int) -> tuple[float, float]:
-        classes, (p_tr, p_te) = logistic_regression_proba(xn, f[:, k], [xn, txn])
-        return macro_roc_auc(f[:, k], p_tr, classes), macro_roc_auc(tf[:, k], p_te, classes)
-
-    pairs = [one(k) for k in range(f.shape[1])]  # serial: lbfgs already uses the BLAS threads
-    train = [p[0] for p in pairs]
-    test = [p[1] for p in pairs]
-    return {"train": float(np.mean(train)), "test": float(np.nanmean(test))}
+    out = []
+    # One BLAS/OpenMP thread: on few cores the default thread pools oversubscribe and run 10-30x slower.
+    with threadpool_limits(limits=1):
+        for k in range(f.shape[1]):
+            classes, (p_tr, p_te) = logistic_regression_proba(xn, f[:, k], [xn, txn])
+            out.append((classes, p_tr, p_te))
+    return out
 
 
 def _dci_scores(importance: np.ndarray) -> tuple[float, float]:
@@ -560,29 +582,32 @@ def _dci_scores(importance: np.ndarray) -> tuple[float, float]:
 
 
 def gbt_importance(
-    c: np.ndarray, f: np.ndarray, tc: np.ndarray, tf: np.ndarray, progress=None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    c: np.ndarray, f: np.ndarray, tc: np.ndarray, tf: np.ndarray, progress=None, return_correct: bool = False
+):
     """Reference importances: one ``GradientBoostingClassifier()`` per factor.
 
     Returns ``(importance [D, K], train_accuracy [K], test_accuracy [K])``; column k is
-    ``|feature_importances_|`` of factor k's model.
+    ``|feature_importances_|`` of factor k's model. With ``return_correct`` the accuracies are
+    replaced by per-sample correctness arrays ``[N, K]`` and ``[N_test, K]``.
     """
     from sklearn.ensemble import GradientBoostingClassifier
 
     imp = np.zeros((c.shape[1], f.shape[1]))
-    tr = np.zeros(f.shape[1])
-    te = np.zeros(f.shape[1])
+    ctr = np.zeros(f.shape, dtype=bool)
+    cte = np.zeros(tf.shape, dtype=bool)
     for k in range(f.shape[1]):
         if np.all(f[:, k] == f[0, k]):
             raise MetricError(f"dci: factor column {k} is constant in the train split")
         model = GradientBoostingClassifier()
         model.fit(c, f[:, k])
         imp[:, k] = np.abs(model.feature_importances_)
-        tr[k] = np.mean(model.predict(c) == f[:, k])
-        te[k] = np.mean(model.predict(tc) == tf[:, k])
+        ctr[:, k] = model.predict(c) == f[:, k]
+        cte[:, k] = model.predict(tc) == tf[:, k]
         if progress is not None:
             progress(k)
-    return imp, tr, te
+    if return_correct:
+        return imp, ctr, cte
+    return imp, ctr.mean(axis=0), cte.mean(axis=0)
 
 
 def dci(
