@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .._cli_utils import console, err_console, handle_errors, not_yet
+from .._cli_utils import console, err_console, handle_errors
 from ..errors import MsdBenchError
 
 SCHEMA_FILES = {
@@ -236,9 +236,35 @@ def print_result(result) -> None:
 
 
 @handle_errors
-def submit() -> None:
-    """Validate, evaluate and add a submission to the leaderboard (lands with issue #7)."""
-    raise not_yet("submit", "issue #7 (submissions and leaderboard)")
+def submit(
+    path: str = typer.Argument(..., help="Submission folder or hf://org/repo[@revision]."),
+    store: Path = typer.Option(Path("leaderboard"), "--store", help="Leaderboard root holding results/."),
+    dataset: list[str] | None = typer.Option(
+        None, "--dataset", "-d", help="Only these declared datasets (repeatable) [default: all declared]."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    trust_code: bool = typer.Option(False, "--trust-code", help="Allow a torch submission's code to run."),
+    size: str = typer.Option("full", "--size", help="Dataset size: full (the leaderboard's) or small."),
+    limit: int | None = typer.Option(None, "--limit", help="Score a seeded subset of N sequences."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    no_build: bool = typer.Option(False, "--no-build", help="Store the results without rebuilding the board."),
+) -> None:
+    """Validate, evaluate and time a submission on every dataset it declares; store; rebuild the board.
+
+    Results go to <store>/results/<name>/<version>/<dataset>.json with their pictures beside them,
+    then the leaderboard in <store>/<protocol>/ is rebuilt. A Hub submission is pinned to the
+    resolved commit (works offline with HF_HUB_OFFLINE=1 and a local cache).
+
+    Example: msd-bench submit submissions/dsvae-sprites --trust-code
+    """
+    from .submit import submit as run_submit
+
+    results = run_submit(
+        path, store, datasets=dataset or None, device=device, trust_code=trust_code, size=size, limit=limit,
+        seed=seed, rebuild=not no_build, log=lambda s: err_console.print(f"[dim]{s}[/]"),
+    )
+    for r in results:
+        print_result(r)
 
 
 @handle_errors

@@ -210,6 +210,7 @@ def evaluate(
             timer.device = dev
         ds = open_dataset(dataset, size=size)
         judge = load_judge(dataset, backend=judge_backend, device=dev)
+    _check_latent_shapes(model, ds, split, dev, s_dim, d_dim)
     timed_model = TimedModel(model, dev)
     timed_judge = TimedJudge(judge, dev)
     providers = list(getattr(model, "providers", []) or [])
@@ -315,6 +316,25 @@ def _finish(result: Result, timer: PhaseTimer, model: TimedModel, judge: TimedJu
             result.status = "failed"
         else:
             result.status = "complete" if not result.errors else "partial"
+
+
+def _check_latent_shapes(model: Any, ds: Any, split: str, dev: torch.device, s_dim: int, d_dim: int) -> None:
+    """Encode two real sequences and compare the latent shapes with the declared dims (fail fast)."""
+    data, _ = ds.read(ds.indices(split)[:2])
+    x = torch.from_numpy(data).to(dev).float().div_(255.0)
+    with torch.inference_mode():
+        z = model.encode(x)
+    if not hasattr(z, "static"):
+        z_static, z_dynamic = z
+    else:
+        z_static, z_dynamic = z.static, z.dynamic
+    t = x.shape[1]
+    want_s, want_d = (2, s_dim), (2, t, d_dim)
+    if tuple(z_static.shape) != want_s or tuple(z_dynamic.shape) != want_d:
+        raise SubmissionError(
+            f"latent shapes static {list(z_static.shape)} / dynamic {list(z_dynamic.shape)} do not match the "
+            f"declared static_dim={s_dim}, dynamic_dim={d_dim} (expected {list(want_s)} / {list(want_d)})"
+        )
 
 
 def _check_writable(out: Path) -> None:
