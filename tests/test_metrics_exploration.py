@@ -1,0 +1,122 @@
+"""Latent exploration: channel maps, unassigned channels, train/test protocol, GBT agreement."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from msd_bench.errors import MetricError
+from msd_bench.metrics.exploration import (
+    explore_channels,
+    features_from_latents,
+    hist_importance,
+    naive_bayes_accuracy,
+)
+
+
+def _codes(n: int, seed: int):
+    """Factor 0 (4 classes) in cols 0-1, factor 1 (3 classes) in col 2 (non-ordinal), cols 3-5 noise."""
+    rng = np.random.default_rng(seed)
+    f = np.stack([rng.integers(0, 4, n), rng.integers(0, 3, n)], 1)
+    emb = np.array([0.0, 2.0, -1.0])  # non-monotone class embedding
+    c = rng.normal(size=(n, 6)) * 0.3
+    c[:, 0] += f[:, 0]
+    c[:, 1] += 0.5 * f[:, 0]
+    c[:, 2] += emb[f[:, 1]]
+    c[:, 3:] = rng.normal(size=(n, 3))
+    return c, f
+
+
+def test_hist_map_assigns_signal_and_leaves_noise_unassigned():
+    c, f = _codes(1000, 0)
+    ct, ft = _codes(500, 1)
+    cmap = explore_channels(c, f, ct, ft, factor_names=["a", "b"])
+    assert cmap.channels("a") == [0, 1] and cmap.channels("b") == [2]
+    assert cmap.unassigned == [3, 4, 5]  # MSD would silently give these to factor "a"
+    assert np.allclose(cmap.importance.sum(axis=0), 1.0)
+    assert cmap.assigned_accuracy["a"] > 0.9 and cmap.assigned_accuracy["b"] > 0.95
+    assert cmap.n_train == 1000 and cmap.n_test == 500
+    d = cmap.to_dict()
+    assert d["factors"] == {"a": [0, 1], "b": [2]} and d["unassigned"] == [3, 4, 5]
+
+
+def test_scores_come_from_the_test_split():
+    c, f = _codes(1000, 0)
+    ct, ft = _codes(500, 1)
+    rng = np.random.default_rng(2)
+    shuffled = ft[rng.permutation(500)]  # test labels unrelated to test codes
+    cmap = explore_channels(c, f, ct, shuffled, factor_names=["a", "b"])
+    assert cmap.channels("a") == [0, 1]  # the map is fit on train only
+    assert abs(cmap.test_accuracy["a"] - 0.25) < 0.08 and abs(cmap.test_accuracy["b"] - 1 / 3) < 0.08
+    (in_sample,) = naive_bayes_accuracy(c, f, [c], [f])
+    assert in_sample[0] > 0.9
+
+
+def test_factor_without_channels_has_zero_column():
+    rng = np.random.default_rng(3)
+    c = rng.normal(size=(800, 4))
+    f = np.stack([(c[:, 0] > 0).astype(int), rng.integers(0, 3, 800)], 1)
+    imp = hist_importance(c, f)
+    assert imp[:, 1].sum() == 0.0 and imp[0, 0] == pytest.approx(1.0)
+
+
+def test_groups_sum_feature_importances_per_channel():
+    rng = np.random.default_rng(4)
+    n, t = 600, 3
+    f = np.stack([rng.integers(0, 3, n), rng.integers(0, 3, n)], 1)
+    static = np.stack([f[:, 0] + 0.1 * rng.normal(size=n), rng.normal(size=n)], 1)
+    dynamic = rng.normal(size=(n, t, 2))
+    dynamic[:, :, 1] += f[:, 1:2]  # dynamic dim 1 carries factor 1 in every frame
+    codes, groups = features_from_latents(static, dynamic)
+    assert codes.shape == (n, 2 + t * 2)
+    assert groups.tolist() == [0, 1, 2, 3, 2, 3, 2, 3]
+    assert np.array_equal(codes[:, 2 + 2 * 1 + 1], dynamic[:, 1, 1])
+    cmap = explore_channels(codes, f, groups=groups)
+    assert cmap.channels(0) == [0] and cmap.channels(1) == [3] and cmap.unassigned == [1, 2]
+
+
+def test_fast_map_agrees_with_gbt_on_clear_channels_small():
+    c, f = _codes(600, 5)
+    fast = explore_channels(c, f, method="hist")
+    ref = explore_channels(c, f, method="gbt")
+    clear = np.sort(ref.importance, 1)[:, -1] >= 2 * np.sort(ref.importance, 1)[:, -2]
+    signal = np.array([True, True, True, False, False, False])
+    assert np.array_equal(fast.assignment[clear & signal], ref.assignment[clear & signal])
+    assert (clear & signal).sum() >= 2
+
+
+def test_bad_inputs():
+    c, f = _codes(50, 0)
+    with pytest.raises(MetricError, match="both test_codes and test_factors"):
+        explore_channels(c, f, c)
+    with pytest.raises(MetricError, match="unknown method"):
+        explore_channels(c, f, method="rf")
+    with pytest.raises(MetricError, match="groups must be 6"):
+        explore_channels(c, f, groups=[0, 1])
+    with pytest.raises(MetricError, match="factor names"):
+        explore_channels(c, f, factor_names=["a"])
+    with pytest.raises(MetricError, match="latents must be"):
+        features_from_latents(np.zeros((3, 2)), np.zeros((4, 2, 2)))
+
+
+def _bench_module():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_metrics.py"
+    spec = importlib.util.spec_from_file_location("bench_metrics", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_fast_map_agrees_with_gbt_msd_sprites_setting():
+    """1,750 x 288 codes, 5 factors: every clearly assigned feature is assigned like GBT (minutes)."""
+    bench = _bench_module()
+    c, f, _ = bench.sprites_like_codes(1750, 0)
+    fast = explore_channels(c, f, method="hist")
+    ref = explore_channels(c, f, method="gbt")
+    clear = bench.clear_channels(ref.importance)
+    assert clear.sum() > 50
+    assert np.mean(fast.assignment[clear] == ref.assignment[clear]) >= 0.99
