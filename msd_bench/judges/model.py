@@ -107,8 +107,8 @@ class FrameEncoder(nn.Module):
             nn.Flatten(), nn.Linear(cin * side * side, cfg.feature_dim), nn.ReLU(inplace=True)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.convs(self.pool(x)))
+    def forward(self, x: torch.Tensor, pooled: bool = False) -> torch.Tensor:
+        return self.fc(self.convs(x if pooled else self.pool(x)))
 
 
 class JudgeNet(nn.Module):
@@ -140,9 +140,11 @@ class JudgeNet(nn.Module):
         """ONNX output names: ``seq__<factor>`` for every factor, ``frame__<factor>`` for static ones."""
         return [f"seq__{h.name}" for h in self.heads] + [f"frame__{h.name}" for h in self.static_heads]
 
-    def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, video: torch.Tensor, pooled: bool = False) -> tuple[torch.Tensor, ...]:
+        """Logits for ``video`` ``[B, T, C, H, W]``; ``pooled=True`` means the input was already
+        average-pooled by ``cfg.pool`` (the training loop pools the data once, see recipe.pool_video)."""
         b, t, c, hh, ww = video.shape
-        feats = self.encoder(video.reshape(b * t, c, hh, ww))  # [B*T, F]
+        feats = self.encoder(video.reshape(b * t, c, hh, ww), pooled)  # [B*T, F]
         seq_feats = feats.reshape(b, t, -1)
         out, h_n = self.gru(seq_feats)  # out [B, T, 2H], h_n [2, B, H]
         pooled = torch.cat([out.mean(dim=1), h_n[0], h_n[1]], dim=1)  # [B, 4H]
