@@ -412,3 +412,17 @@ def test_board_csv_parses_back(tmp_path):
     assert [(r["dataset"], r["submission"]) for r in rows] == [("shapes", "b"), ("sprites", "a")]
     assert rows[0]["f1"] == "0.7" and rows[0]["acc"] == "" and rows[1]["acc"] == "0.5"
     assert rows[1]["acc.ci_low"] == "0.49" and rows[1]["timing_comparable"] == "true"
+
+
+def test_model_index_text_is_the_same_with_or_without_libyaml(tmp_path, monkeypatch):
+    from msd_bench.leaderboard.export import model_index_files
+
+    root = tmp_path / "s"
+    add_result(make_result("a", scores={"acc": 0.1 + 0.2, "tiny": 1e-9, "mse": 12345.678}, directions=LOWER), root)
+    add_result(make_result("a", dataset="shapes", scores={"acc": 1 / 3}), root)
+    board = build(root, formats=["json"]).boards[PROTOCOL]
+    fast = model_index_files(board)
+    monkeypatch.delattr(yaml, "CSafeDumper", raising=False)
+    assert model_index_files(board) == fast
+    doc = yaml.safe_load(fast["a__1.0.yaml"])
+    assert [r["dataset"]["name"] for r in doc["model-index"][0]["results"]] == ["shapes", "sprites"]
