@@ -122,6 +122,9 @@ def test_stray_and_hidden_files(store):
     (store / "results" / "notes.json").write_text("{}")
     hidden = store / "results" / "model-a" / "1.0" / ".sprites.json.tmp.json"
     hidden.write_text("{")  # an atomic write in progress: ignored
+    working = store / "results" / "model-a" / "1.0" / "sprites" / "result.json"
+    working.parent.mkdir()
+    working.write_text("{")  # an evaluation's resumable working copy next to the pictures: ignored
     entries, problems = scan(store)
     assert names(entries) == ["model-a", "model-b"]
     p = only(problems, "stray")

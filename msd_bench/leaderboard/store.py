@@ -300,6 +300,8 @@ def scan_store(
         rel = path.relative_to(results_root)
         if any(part.startswith(".") for part in rel.parts):
             continue  # temporary files of an atomic write in progress, hidden folders
+        if len(rel.parts) > 3:
+            continue  # inside a result's own folder: pictures, an evaluation's resumable working copy
         if len(rel.parts) != 3:
             problems.append(
                 Problem("stray", path, "not at results/<submission>/<version>/<dataset>.json; left alone")
