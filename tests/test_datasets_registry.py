@@ -167,3 +167,38 @@ def test_registry_hash_mismatch_refused(cache, monkeypatch):
 def test_sprites_full_matches_registry(cache):
     ds = open_dataset("sprites", size="full", progress=False)
     assert ds.compute_content_hash() == get_spec("sprites").content_hashes["full"]
+
+
+def test_preview_png_and_gif(cache, tmp_path):
+    from PIL import Image
+
+    res = runner.invoke(app, ["datasets", "preview", "sprites", "--out", str(tmp_path / "p.png"), "--n", "3"])
+    assert res.exit_code == 0, res.output
+    img = Image.open(tmp_path / "p.png")
+    assert img.size[1] >= 3 * 128 and img.size[0] > 8 * 128  # 3 rows of 8 frames at scale 2
+    res = runner.invoke(app, ["datasets", "preview", "sprites", "--out", str(tmp_path / "p.gif"), "--n", "4"])
+    assert res.exit_code == 0, res.output
+    gif = Image.open(tmp_path / "p.gif")
+    assert gif.n_frames == 8
+    res = runner.invoke(app, ["datasets", "preview", "sprites", "--out", str(tmp_path / "p.jpg")])
+    assert res.exit_code == 2 and "--out must end in .png or .gif" in res.output
+    assert not (tmp_path / "p.jpg").exists() and not list(tmp_path.glob(".p.*"))
+
+
+def test_info_shows_factors_and_revision(cache):
+    res = runner.invoke(app, ["datasets", "info", "sprites", "--size", "small"])
+    assert res.exit_code == 0, res.output
+    assert get_spec("sprites").content_hashes["small"] in res.output
+    assert "spellcast_front" in res.output and "train 900, val 198, test 198" in res.output
+
+
+def test_verify_detects_modified_cache_file(cache):
+    import h5py
+
+    path = prepare("sprites", "small", progress=False)
+    with h5py.File(path, "r+") as f:
+        f["data"][0, 0, 0, 0, 0] = 7
+    res = runner.invoke(app, ["datasets", "verify", "sprites", "--size", "small"])
+    assert res.exit_code == 2 and "does not match the declared content_hash" in res.output
+    res = runner.invoke(app, ["datasets", "verify", "moving-digits", "--size", "small"])
+    assert res.exit_code == 2 and "is not prepared" in res.output

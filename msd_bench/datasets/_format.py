@@ -192,10 +192,15 @@ class DatasetWriter:
         Label columns, in order.
     attrs : mapping
         msd-bench attributes (name, version, seed, size, msd_bench_version ...).
+    compression, compression_opts
+        h5py filter of ``data`` (default gzip level 1; ``"lzf"`` or None are accepted).
     """
 
     def __init__(self, path: str | os.PathLike, n: int, shape: Sequence[int], factors: Sequence[Factor],
-                 attrs: Mapping[str, Any] | None = None):
+                 attrs: Mapping[str, Any] | None = None, compression: str | None = COMPRESSION,
+                 compression_opts: int | None = COMPRESSION_OPTS):
+        self.compression = compression
+        self.compression_opts = compression_opts if compression == "gzip" else None
         self.path = Path(path)
         self.n = int(n)
         self.shape = tuple(int(s) for s in shape)
@@ -213,7 +218,7 @@ class DatasetWriter:
         self._f = h5py.File(self._tmp, "w")
         self._data = self._f.create_dataset(
             "data", shape=(self.n, *self.shape), dtype=np.uint8, chunks=(1, *self.shape),
-            compression=COMPRESSION, compression_opts=COMPRESSION_OPTS, shuffle=False,
+            compression=self.compression, compression_opts=self.compression_opts, shuffle=False,
         )
         return self
 

@@ -176,8 +176,10 @@ def preview_cmd(
 def import_cmd(
     kind: str = typer.Argument(..., help="lpc-sprites | msd | dsprites | 3dshapes | mnist"),
     source: Path = typer.Option(..., "--from", help="The original file or folder you already have."),
-    out: Path = typer.Option(None, "--out", help="Output .h5 (default: $MSD_BENCH_CACHE/datasets/imported/)."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default: $MSD_BENCH_CACHE/datasets/imported/)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the splits / sampled sequences."),
+    limit: int = typer.Option(None, "--limit", help="mnist: the first N images of each MNIST split; dsprites / "
+                              "3dshapes: at most N sequences per output (seeded, every factor value kept)."),
 ) -> None:
     """Convert original dataset files you already have into the msd-bench format (nothing is downloaded).
 
@@ -185,10 +187,13 @@ def import_cmd(
     copied as is); dsprites (dsprites npz) -> dsprites-static-real and dsprites-dynamic-real;
     3dshapes (3dshapes.h5) -> 3dshapes-dynamic-real; mnist (idx or npz) -> moving-mnist.
 
-    Example: msd-bench datasets import lpc-sprites --from ~/data/sprites_npy
+    Imported files open with `msd_bench.datasets.open_h5(path)` or `open_dataset(NAME)`, and show in
+    `msd-bench datasets list`.
+
+    Example: msd-bench datasets import lpc-sprites --from ~/data/sprites/npy
     """
     from .importers import run_import
 
-    paths = run_import(kind, source, out=out, seed=seed)
+    paths = run_import(kind, source, out=out, seed=seed, limit=limit)
     for p in paths:
         console.print(f"wrote {p}", soft_wrap=True)

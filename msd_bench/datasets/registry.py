@@ -88,22 +88,64 @@ CONTENT_HASHES: dict[str, dict[str, str]] = {
         "small": "f389ac9add33d7d725657ffc39a8cd9709bc3385aa76ab17e27afabbf27942dd",
         "full": "b40b794f18f6005ce73e290d1c5e16834bfe64ec65e8b60991b33520260b8239",
     },
+    "dsprites-static": {
+        "small": "94f59bab794a8023c5b37f42b0e0c5edb794a93d936ff3ce4319d0427d4ab7c8",
+        "full": "5d9ed37492c382ec9088f065b0bfdd02e15775127c4a126924efc00a2a783669",
+    },
+    "dsprites-dynamic": {
+        "small": "ef44ba59c8ef66b9ca4d271e9c10773ee9cc1a2a0ec2a8f987761f1b031d6735",
+        "full": "425b120b478f0a91eb11eb6f420d0f8824ec9a6cfc3583dc253c091de16bccfb",
+    },
+    "3dshapes-dynamic": {
+        "small": "1a892581ccf7707861b84d9a4b75e3ff6632ff699a90e4d8c992b69f6ab1bcb5",
+        "full": "6b043be17a0644408f309eb2cd139478df4bfd23e6e8a3db81ca0691b3f51890",
+    },
+    "moving-digits": {
+        "small": "43b97cb10ddcf73402f1ce2de6f8cf3849cbddc18c3371a314c9081a21224d05",
+        "full": "098a2d636f3e40582979b49d930b7033497a071bd916f8baffb7bcde7bc59586",
+    },
 }
 
 
 def _builtin_specs() -> dict[str, DatasetSpec]:
-    from .generators import sprites
+    from .generators import digits, dsprites, shapes3d, sprites
+
+    def spec(name: str, version: str, shape: tuple[int, int, int, int], factors: list, sizes: dict[str, int],
+             description: str, full_note: str, plan_fn: Callable[[str, int], Plan]) -> DatasetSpec:
+        return DatasetSpec(name=name, version=version, modality="video", shape=shape, factors=_factors(factors),
+                           sizes=sizes, content_hashes=CONTENT_HASHES.setdefault(name, {}), seed=0,
+                           description=description, full_note=full_note, plan_fn=plan_fn)
 
     specs = [
-        DatasetSpec(
-            name="sprites", version="1.0", modality="video", shape=(sprites.T, 3, sprites.H, sprites.W),
-            factors=_factors(sprites.factors_spec()), sizes={"small": 1296, "full": 11664},
-            content_hashes=CONTENT_HASHES["sprites"], seed=0,
-            description="Pixel-art characters (LPC-like): 4 static colour factors x 9 movements, T=8, 3x64x64",
-            full_note="the whole grid 6^4 characters x 9 movements; splits disjoint by character; small keeps "
-                      "100/22/22 characters of the same splits",
-            plan_fn=sprites.plan,
-        ),
+        spec("sprites", "1.0", (sprites.T, 3, sprites.H, sprites.W), sprites.factors_spec(),
+             {"small": 1296, "full": 11664},
+             "Pixel-art characters (LPC-like): body, bottom, top, hair colours x 9 movements "
+             "({walk, spellcast, slash} x {left, front, right}), T=8, 3x64x64",
+             "the whole grid, 6^4 characters x 9 movements; splits 70/15/15 disjoint by character; small keeps "
+             "100/22/22 characters of the same splits", sprites.plan),
+        spec("dsprites-static", "1.0", (dsprites.STATIC_T, 3, 64, 64), dsprites.static_factors(),
+             {"small": dsprites.SMALL_N, "full": 9 * 3 * 8 * 8 * 6 * 3},
+             "Coloured dSprites shapes at a fixed position that grow/shrink and rotate, T=16, 3x64x64",
+             "the whole grid, one sequence per combination (9*3*8*8*6*3 = 31,104); small is a seeded subset "
+             "covering every value", dsprites.plan_static),
+        spec("dsprites-dynamic", "1.0", (dsprites.DYN_T, 3, 64, 64), dsprites.dynamic_factors(),
+             {"small": dsprites.SMALL_N, "full": 9 * 3 * 6 * 5 * 6 * 6},
+             "Coloured dSprites shapes of fixed scale and orientation moving in x and y (bouncing), T=12, 3x64x64",
+             "the whole grid, one sequence per combination (9*3*6*5*6*6 = 29,160) from a seeded start; small is "
+             "a seeded subset covering every value", dsprites.plan_dynamic),
+        spec("3dshapes-dynamic", "1.0", (shapes3d.T, 3, 64, 64), shapes3d.factors(),
+             {"small": shapes3d.SMALL_N, "full": 14400},
+             "3D-shapes scenes (floor, wall, object hues; cube/cylinder/sphere/capsule) whose object grows/"
+             "shrinks while the camera turns, T=10, 3x64x64",
+             "a balanced 14,400-sequence design of the 72,000-combination grid: every (shape, scale_dynamic, "
+             "orientation_dynamic) x every (floor, wall) pair x 2 object hues from orthogonal Latin squares, so "
+             "every value and every pair of values appears", shapes3d.plan),
+        spec("moving-digits", "1.0", (digits.T, 1, 64, 64), digits.factors(),
+             {"small": 720 * digits.REPEATS["small"], "full": 720 * digits.REPEATS["full"]},
+             "Moving-MNIST-style stroke digits (3 stroke styles) bouncing in 8 directions at 3 speeds, T=16, "
+             "1x64x64",
+             "every one of the 720 factor combinations with 20 seeded start positions (14,400); small has 2",
+             digits.plan),
     ]
     return {s.name: s for s in specs}
 
@@ -143,6 +185,11 @@ def cache_root() -> Path:
 def datasets_dir() -> Path:
     """Where dataset files live: ``$MSD_BENCH_CACHE/datasets``."""
     return cache_root() / "datasets"
+
+
+def imported_dir() -> Path:
+    """Where importers write: ``$MSD_BENCH_CACHE/datasets/imported``."""
+    return datasets_dir() / "imported"
 
 
 def dataset_path(name: str, size: str = "full") -> Path:
@@ -208,7 +255,10 @@ def open_dataset(name: str, size: str = "full", progress: bool = True) -> H5Data
     """Open a built-in dataset from the cache, preparing it first when missing.
 
     The file's declared revision (version and content hash attributes) is checked against the registry.
+    Names of imported datasets (``msd-bench datasets import``) open the imported file instead.
     """
+    if name not in _specs() and (imported_dir() / f"{name}.h5").is_file():
+        return open_h5(imported_dir() / f"{name}.h5")
     spec = get_spec(name)
     path = prepare(name, size, progress=progress)
     ds = open_h5(path)
