@@ -39,7 +39,9 @@ def _cache(tmp_path, monkeypatch):
 
 
 def build(root, **kw):
+    """Build with injected revisions and, unless told otherwise, the generic key-score choice."""
     kw.setdefault("revisions", example_revisions(("sprites", "shapes")))
+    kw.setdefault("config", BoardConfig(key_scores={}))
     return build_leaderboard(root, **kw)
 
 
@@ -133,7 +135,7 @@ def test_config_file_picks_key_scores_per_dataset(tmp_path):
         add_result(make_result(name, scores={"acc": acc, "mse": mse}, directions=LOWER), root)
         add_result(make_result(name, dataset="shapes", scores={"acc": acc, "mse": mse}, directions=LOWER), root)
     (root / "config.yaml").write_text("key_scores:\n  default: [acc]\n  shapes: [mse, not-a-metric]\n")
-    report = build(root)
+    report = build(root, config=None)
     assert [k["name"] for k in table(report)["key_scores"]] == ["acc"]
     assert [r["id"] for r in table(report)["entries"]] == ["a@1.0", "b@1.0"]
     assert [k["name"] for k in table(report, "shapes")["key_scores"]] == ["mse"]
@@ -150,7 +152,20 @@ def test_bad_config_is_one_line_error(tmp_path, text, match):
     with pytest.raises(LeaderboardError, match=match) as exc:
         load_config(tmp_path)
     assert "\n" not in str(exc.value)
-    assert load_config(tmp_path / "none") == BoardConfig()
+
+
+def test_default_key_scores_without_config_and_generic_fallback(tmp_path):
+    from msd_bench.leaderboard.build import DEFAULT_KEY_SCORES
+
+    assert load_config(tmp_path / "none") == BoardConfig() == BoardConfig(dict(DEFAULT_KEY_SCORES))
+    root = tmp_path / "s"
+    scores = {"mig": 0.2, "mse": 0.1, "zeta": 0.9, "alpha": 0.5}
+    add_result(make_result("a", scores=scores, directions=LOWER), root)
+    add_result(make_result("b", scores={**scores, "mig": 0.3}, directions=LOWER), root)
+    report = build(root, config=None)  # no config.yaml: the shipped defaults present in the table, in order
+    assert [k["name"] for k in table(report)["key_scores"]] == ["mig", "mse"]
+    (root / "config.yaml").write_text("key_scores: {}\nmax_keys: 3\n")  # always the generic choice
+    assert [k["name"] for k in table(build(root, config=None))["key_scores"]] == ["alpha", "mig", "mse"]
 
 
 # ---------------------------------------------------------------------------------- incomplete entries

@@ -24,6 +24,19 @@ from .ranking import DEFAULT_MAX_KEYS, borda, choose_key_scores, most_common, pa
 from .store import DEFAULT_ROOT, LeaderboardError, Problem, Revisions, StoreEntry, scan_store
 
 BOARD_SCHEMA = "msd-bench-leaderboard/1"
+#: Key scores used when the store has no ``config.yaml`` (data, not logic: names absent from a table are
+#: skipped, and a table with none of them falls back to the generic choice). Headline measures of the
+#: MSD protocol that apply to every model (no prior needed): judge accuracy after a two-factor swap,
+#: multi-factor swap error, latent-exploration accuracy, MIG and reconstruction error.
+DEFAULT_KEY_SCORES: dict[str, list[str]] = {
+    "default": [
+        "two_factor_swap.accuracy.mean",
+        "multi_swap.error",
+        "exploration.assigned_accuracy.mean",
+        "mig",
+        "mse",
+    ]
+}
 CONFIG_FILE = "config.yaml"
 #: Formats written by default, and every format `build` knows.
 DEFAULT_FORMATS = ("json", "csv", "md", "html")
@@ -48,14 +61,17 @@ class BoardConfig:
     Attributes
     ----------
     key_scores : dict
-        ``dataset -> [metric, ...]``; the entry ``"default"`` applies to datasets without their own.
+        ``table or dataset -> [metric, ...]``; ``"default"`` applies to the others. Default:
+        :data:`DEFAULT_KEY_SCORES`.
         Names absent from a table are ignored; when none is present the fallback picks the
         ``max_keys`` directional metrics that cover the most entries.
     max_keys : int
         Size of the fallback choice.
     """
 
-    key_scores: dict[str, list[str]] = field(default_factory=dict)
+    key_scores: dict[str, list[str]] = field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_KEY_SCORES.items()}
+    )
     max_keys: int = DEFAULT_MAX_KEYS
 
     def for_dataset(self, name: str, table: str | None = None) -> list[str] | None:
@@ -70,7 +86,10 @@ def table_name(dataset: str, size: str) -> str:
 
 
 def load_config(root: str | os.PathLike) -> BoardConfig:
-    """Read ``<root>/config.yaml`` (optional): ``key_scores: {dataset|default: [names]}``, ``max_keys``."""
+    """Read ``<root>/config.yaml``: ``key_scores: {table|dataset|default: [names]}``, ``max_keys``.
+
+    Without the file: :data:`DEFAULT_KEY_SCORES`. An empty ``key_scores: {}`` means "always the fallback".
+    """
     path = Path(root) / CONFIG_FILE
     if not path.is_file():
         return BoardConfig()
@@ -82,7 +101,7 @@ def load_config(root: str | os.PathLike) -> BoardConfig:
         ) from None
     if not isinstance(data, dict) or set(data) - {"key_scores", "max_keys"}:
         raise LeaderboardError(f"{path}: expected a mapping with only 'key_scores' and 'max_keys'")
-    keys = data.get("key_scores") or {}
+    keys = data.get("key_scores", DEFAULT_KEY_SCORES) or {}
     if not isinstance(keys, dict) or not all(
         isinstance(v, list) and all(isinstance(x, str) for x in v) for v in keys.values()
     ):

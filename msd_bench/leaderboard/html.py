@@ -33,7 +33,8 @@ table.board{border-collapse:collapse;width:100%;font-variant-numeric:tabular-num
 table.board th,table.board td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top;
 white-space:nowrap}
 table.board td.flags{white-space:normal;color:#9a3b00;font-size:12px;min-width:180px}
-table.board th{cursor:pointer;user-select:none;background:var(--alt);position:sticky;top:0}
+table.board th{cursor:pointer;user-select:none;background:var(--alt);position:sticky;top:0;white-space:normal;
+max-width:12em;vertical-align:bottom}
 table.board th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
 table.board th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
 table.board tbody tr:nth-child(even){background:var(--alt)}
@@ -136,6 +137,19 @@ def _ticks(lo: float, hi: float, log: bool) -> list[float]:
     return out
 
 
+def _tick_labels(ticks: list[float]) -> list[str]:
+    """Labels with just enough decimals to tell neighbouring ticks apart."""
+    if len(ticks) < 2:
+        return [fmt_num(t, 3) for t in ticks]
+    step = min(abs(b - a) for a, b in zip(ticks, ticks[1:], strict=False)) or abs(ticks[0]) or 1.0
+    if max(abs(t) for t in ticks) >= 1e4 or step < 1e-4:
+        return [f"{t:.2e}" for t in ticks]
+    decimals = max(0, math.ceil(round(-math.log10(step), 6)))
+    if any(abs(round(t, decimals) - t) > step * 1e-6 for t in ticks):
+        decimals += 1
+    return [f"{t:.{decimals}f}" for t in ticks]
+
+
 def pareto_svg(table: Mapping[str, Any], metric: Mapping[str, Any], visible: bool) -> str:
     """Inline SVG: score (y) against batch-1 latency p50 (x, log scale when it spans > 10x)."""
     name = metric["name"]
@@ -177,14 +191,16 @@ def pareto_svg(table: Mapping[str, Any], metric: Mapping[str, Any], visible: boo
         return H - MB - (y - y_lo) / (y_hi - y_lo) * (H - MT - MB)
 
     parts = [head]
-    for t in _ticks(x_lo, x_hi, log):
+    xt = _ticks(x_lo, x_hi, log)
+    for t, label in zip(xt, _tick_labels(xt), strict=True):
         x = px(t)
         parts.append(f'<line class="grid" x1="{x:.1f}" y1="{MT}" x2="{x:.1f}" y2="{H - MB}"/>')
-        parts.append(f'<text x="{x:.1f}" y="{H - MB + 16}" text-anchor="middle">{escape(fmt_num(t, 2))}</text>')
-    for t in _ticks(y_lo, y_hi, False):
+        parts.append(f'<text x="{x:.1f}" y="{H - MB + 16}" text-anchor="middle">{escape(label)}</text>')
+    yt = _ticks(y_lo, y_hi, False)
+    for t, label in zip(yt, _tick_labels(yt), strict=True):
         y = py(t)
         parts.append(f'<line class="grid" x1="{ML}" y1="{y:.1f}" x2="{W - MR}" y2="{y:.1f}"/>')
-        parts.append(f'<text x="{ML - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(fmt_num(t, 3))}</text>')
+        parts.append(f'<text x="{ML - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(label)}</text>')
     parts.append(f'<line class="axis" x1="{ML}" y1="{H - MB}" x2="{W - MR}" y2="{H - MB}"/>')
     parts.append(f'<line class="axis" x1="{ML}" y1="{MT}" x2="{ML}" y2="{H - MB}"/>')
     scale = " (log scale)" if log else ""
@@ -208,9 +224,17 @@ def pareto_svg(table: Mapping[str, Any], metric: Mapping[str, Any], visible: boo
             f'<circle class="{cls}" data-id="{escape(eid)}" cx="{x:.1f}" cy="{y:.1f}" r="5">'
             f"<title>{escape(eid)}: {escape(fmt_num(val))} at {escape(fmt_num(lat, 2))} ms</title></circle>"
         )
-        parts.append(f'<text x="{x + 7:.1f}" y="{y - 6:.1f}">{escape(eid)}</text>')
+        if x > W * 0.6:  # labels of points on the right side go to their left, inside the plot
+            parts.append(f'<text x="{x - 7:.1f}" y="{y - 6:.1f}" text-anchor="end">{escape(eid)}</text>')
+        else:
+            parts.append(f'<text x="{x + 7:.1f}" y="{y - 6:.1f}">{escape(eid)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _breakable(label: str) -> str:
+    """Escaped header text that may wrap after '.' and '_' (long metric names)."""
+    return escape(label).replace(".", ".<wbr>").replace("_", "_<wbr>")
 
 
 def _td(text: str, sort_value: Any = None, cls: str = "") -> str:
@@ -254,7 +278,7 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
     ]
     sorted_attr = ' aria-sort="ascending"'
     head = "".join(
-        f'<th data-type="{t}" data-first="{first}" scope="col"{sorted_attr if i == 0 else ""}>{escape(label)}</th>'
+        f'<th data-type="{t}" data-first="{first}" scope="col"{sorted_attr if i == 0 else ""}>{_breakable(label)}</th>'
         for i, (label, t, first) in enumerate(cols)
     )
     body = []
