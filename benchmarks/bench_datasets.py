@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--no-compression", action="store_true", help="skip the gzip vs lzf comparison")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    console = Console()
+    console = Console(width=160)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         os.environ["MSD_BENCH_CACHE"] = str(tmp / "cache")
