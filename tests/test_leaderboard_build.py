@@ -441,3 +441,31 @@ def test_model_index_text_is_the_same_with_or_without_libyaml(tmp_path, monkeypa
     assert model_index_files(board) == fast
     doc = yaml.safe_load(fast["a__1.0.yaml"])
     assert [r["dataset"]["name"] for r in doc["model-index"][0]["results"]] == ["shapes", "sprites"]
+
+
+def test_html_escapes_names_and_draws_degenerate_plots(tmp_path):
+    from msd_bench.leaderboard.html import pareto_svg
+
+    root = tmp_path / "s"
+    add_result(make_result("a", scores={"<b>x</b>": 0.5}, latency_ms=2.0), root)
+    add_result(make_result("b", scores={"<b>x</b>": 0.5}, latency_ms=2.0), root)  # identical point
+    board = build(root).boards[PROTOCOL]
+    html = (root / PROTOCOL / "index.html").read_text()
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    t = board["datasets"]["sprites"]
+    svg = pareto_svg(t, t["key_scores"][0], True)
+    assert svg.count("<circle") == 2 and "nan" not in svg and "inf" not in svg
+    single = {**t, "entries": t["entries"][:1]}
+    assert pareto_svg(single, t["key_scores"][0], True).count("<circle") == 1
+    empty = {**t, "entries": []}
+    assert "no comparable timing" in pareto_svg(empty, t["key_scores"][0], True)
+
+
+def test_diff_says_when_protocols_differ(tmp_path):
+    root = tmp_path / "s"
+    add_result(make_result("a", scores={"acc": 0.5}), root)
+    add_result(make_result("b", scores={"acc": 0.5}, protocol="msd-bench-0"), root)
+    report = build(root)
+    d = diff_boards(report.boards["msd-bench-0"], report.boards[PROTOCOL])
+    assert d.lines()[0] == f"protocol: msd-bench-0 -> {PROTOCOL} (boards of different protocols)"
+    assert d.added == [("sprites", "a@1.0")] and d.removed == [("sprites", "b@1.0")]
