@@ -156,3 +156,28 @@ def test_3dshapes_colours_by_hue():
 def test_full_prepare_matches_registry_hash(cache, name):
     ds = open_dataset(name, size="full", progress=False)
     assert ds.compute_content_hash() == get_spec(name).content_hashes["full"]
+
+
+def test_dsprites_classes_unambiguous():
+    """Scale classes never overlap in area; orientations and shapes differ by many pixels."""
+    m = dsprites.MaskBank(dsprites.DYN_RADII8, dsprites.ORIENTATIONS).masks.astype(np.int64)
+    area = m.sum(axis=(3, 4))  # [shape, scale, orientation], in 1/16 pixel
+    for s in range(3):
+        for k in range(5):
+            assert area[s, k].max() * 1.2 < area[s, k + 1].min()  # > 20 % more area per scale step
+        for k in range(6):
+            for i, j in itertools.combinations(range(5), 2):
+                assert np.abs(m[s, k, i] - m[s, k, j]).sum() / 16 >= 12  # pixels that differ
+    for k in range(6):
+        for a, b in itertools.product(range(5), repeat=2):
+            for i, j in itertools.permutations(range(3), 2):
+                assert np.abs(m[i, k, a] - m[j, k, b]).sum() / 16 >= 20
+
+
+def test_digit_glyphs_unambiguous():
+    g = np.array([[digits.glyph(d, r) for r in digits.STYLES.values()] for d in range(10)], dtype=np.int64)
+    for s in range(3):
+        for a, b in itertools.combinations(range(10), 2):
+            assert np.abs(g[a, s] - g[b, s]).sum() / 16 >= 20, (a, b, s)
+    ink = g.sum(axis=(2, 3))  # [digit, style]
+    assert (ink[:, 1] > 1.5 * ink[:, 0]).all() and (ink[:, 2] > 1.4 * ink[:, 1]).all()

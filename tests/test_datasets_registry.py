@@ -202,3 +202,16 @@ def test_verify_detects_modified_cache_file(cache):
     assert res.exit_code == 2 and "does not match the declared content_hash" in res.output
     res = runner.invoke(app, ["datasets", "verify", "moving-digits", "--size", "small"])
     assert res.exit_code == 2 and "is not prepared" in res.output
+
+
+def test_open_dataset_refuses_a_stale_cache_file(cache):
+    import h5py
+
+    path = prepare("sprites", "small", progress=False)
+    with h5py.File(path, "r+") as f:
+        f.attrs["content_hash"] = "f" * 64  # e.g. a file written by an older generator
+    with pytest.raises(DatasetError, match=r"expected version 1.0 hash f389ac9add33d7d7.*--force"):
+        open_dataset("sprites", size="small", progress=False)
+    prepare("sprites", "small", force=True, progress=False)
+    assert open_dataset("sprites", size="small", progress=False).content_hash == get_spec("sprites").content_hashes[
+        "small"]
