@@ -6,7 +6,7 @@ TORCH   ?= torch==2.13.0
 PYTEST  := $(PY) -m pytest
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv demo test test-slow lint bench schema clean
+.PHONY: venv demo test test-slow lint bench schema leaderboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,14 @@ lint: $(STAMP)
 ## Timing benchmarks: each script prints a table.
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+## Evaluate submissions and rebuild the leaderboard (SUBMISSIONS="submissions/a submissions/b"; default: every folder).
+SUBMISSIONS  ?= $(patsubst %/submission.yaml,%,$(wildcard submissions/*/submission.yaml))
+SUBMIT_FLAGS ?=
+STORE        ?= leaderboard
+leaderboard: $(STAMP)
+	@for s in $(SUBMISSIONS); do echo "== $$s"; $(VENV)/bin/msd-bench submit $$s --store $(STORE) --no-build $(SUBMIT_FLAGS) || exit 1; done
+	$(VENV)/bin/msd-bench leaderboard build --store $(STORE) --format all
 
 schema: $(STAMP)
 	$(VENV)/bin/msd-bench schema
