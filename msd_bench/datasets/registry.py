@@ -83,11 +83,10 @@ def _check_size(size: str) -> str:
 # Expected content hashes (sha256 over the decoded content, see _format.py), computed once with
 # `msd-bench datasets prepare NAME --size small|full` and checked by `verify` and by every prepare.
 # Changing a generator changes these: bump the dataset version (and the protocol) when you do.
-# History: sprites 1.0 -> 1.1 added a dark line between hair and face (same colours stayed apart).
 CONTENT_HASHES: dict[str, dict[str, str]] = {
     "sprites": {
-        "small": "dbb1f0d7a1289612b09c324d12394f68cc16913598144af702d96fbe97342bdd",
-        "full": "01b9df352925513600e3feb52f4195e753c37350175d3bffd5504f802a8dadbb",
+        "small": "f389ac9add33d7d725657ffc39a8cd9709bc3385aa76ab17e27afabbf27942dd",
+        "full": "b40b794f18f6005ce73e290d1c5e16834bfe64ec65e8b60991b33520260b8239",
     },
     "dsprites-static": {
         "small": "94f59bab794a8023c5b37f42b0e0c5edb794a93d936ff3ce4319d0427d4ab7c8",
@@ -118,7 +117,7 @@ def _builtin_specs() -> dict[str, DatasetSpec]:
                            description=description, full_note=full_note, plan_fn=plan_fn)
 
     specs = [
-        spec("sprites", "1.1", (sprites.T, 3, sprites.H, sprites.W), sprites.factors_spec(),
+        spec("sprites", "1.0", (sprites.T, 3, sprites.H, sprites.W), sprites.factors_spec(),
              {"small": 1296, "full": 11664},
              "Pixel-art characters (LPC-like): body, bottom, top, hair colours x 9 movements "
              "({walk, spellcast, slash} x {left, front, right}), T=8, 3x64x64",

@@ -139,12 +139,10 @@ def _right(action: str, t: int) -> np.ndarray:
 
 
 def _outline(lm: np.ndarray) -> np.ndarray:
-    """Black outline around the character, and a line between hair and face (similar colours stay apart)."""
     body = lm != BG
     ring = dilate4(body) & ~body
     out = lm.copy()
     out[ring] = OUTLINE
-    out[(lm == HAIR) & dilate4(lm == SKIN)] = OUTLINE
     return out
 
 
