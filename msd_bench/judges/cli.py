@@ -222,7 +222,7 @@ def train_cmd(
     epochs: int = typer.Option(None, "--epochs", min=1, help="Epochs (default: the dataset's recipe)."),
     seed: int = typer.Option(None, "--seed", help="Seed of weights, data order and augmentation (default 0)."),
     size: str = typer.Option("full", "--size", help="Train on the 'full' (default) or 'small' dataset."),
-    threads: int = typer.Option(None, "--threads", min=1, help="torch threads (default 2; part of the recipe)."),
+    threads: int = typer.Option(None, "--threads", min=1, help="torch threads (default 1; part of the recipe)."),
     root: Path = typer.Option(None, "--root", help=ROOT_HELP + " The judge is written to ROOT/DATASET."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
