@@ -272,3 +272,25 @@ def test_bad_train_test_inputs():
         R.dci(c, f, c, f, estimator="xgb")
     with pytest.raises(MetricError, match="at least 2"):
         R.modularity(c, f[:, :1])
+
+
+@pytest.mark.parametrize("n_classes, unbalanced", [(2, False), (2, True), (3, False), (5, True), (8, False)])
+def test_sap_exact_solver_matches_liblinear(n_classes, unbalanced):
+    rng = np.random.default_rng(n_classes + 10 * unbalanced)
+    n = 1200
+    f, ft = rng.integers(0, n_classes, (n, 2)), rng.integers(0, n_classes, (n, 2))
+    if unbalanced:
+        f[: n // 2, 0], ft[: n // 2, 0] = 0, 0
+    emb = rng.normal(size=n_classes)
+    c = rng.normal(size=(n, 4))
+    tc = rng.normal(size=(n, 4))
+    c[:, 0] += 2 * emb[f[:, 0]]
+    tc[:, 0] += 2 * emb[ft[:, 0]]
+    c[:, 1] += f[:, 1]
+    tc[:, 1] += ft[:, 1]
+    c[:, 3] *= 50.0  # a badly scaled dimension
+    tc[:, 3] *= 50.0
+    a = R.sap_score_matrix(c, f, tc, ft, solver="liblinear")
+    b = R.sap_score_matrix(c, f, tc, ft, solver="exact")
+    assert np.abs(a - b).max() <= 2e-3  # liblinear stops at its tolerance; boundary points may flip
+    assert R.sap(c, f, tc, ft) == pytest.approx(R.sap(c, f, tc, ft, solver="liblinear"), abs=2e-3)
