@@ -165,6 +165,10 @@ def main() -> None:
             shown = ", ".join(f"{v:.3f}" for v in value.values()) if isinstance(value, dict) else f"{value:.3f}"
             rows.append((f"{name} (10,000 x 64, 5 factors)", f"{dt:.2f} s", shown))
         rows.append(("all representation metrics (10,000 x 64)", f"{total:.2f} s", "target <= 5 s"))
+        t0 = time.perf_counter()
+        ref = R.sap(c1, f1, c2, f2, solver="liblinear")
+        rows.append(("sap, scikit-learn liblinear reference (not in total)", f"{time.perf_counter() - t0:.2f} s",
+                     f"{ref:.3f}"))
 
     table = Table(title=f"msd-bench metrics benchmark ({os.cpu_count()} CPU cores)")
     table.add_column("what")

@@ -123,3 +123,11 @@ def test_vectorised_bootstrap_statistics_match_definitions():
     p = torch.softmax(logits, 1).numpy()
     assert J._boot_is(p[None])[0] == pytest.approx(J.inception_score(logits), rel=1e-12)
     assert J._boot_hy(p[None])[0] == pytest.approx(J.marginal_entropy(logits), rel=1e-12)
+
+
+def test_metric_value_positional_contract():
+    # docs/architecture.md: MetricValue(value, ci_low, ci_high, n, version, higher_is_better)
+    v = MetricValue(0.5, 0.4, 0.6, 10, "2", False)
+    assert (v.value, v.ci_low, v.ci_high, v.n, v.version, v.higher_is_better) == (0.5, 0.4, 0.6, 10, "2", False)
+    assert v.applicable and v.format() == "0.500 [0.400, 0.600]"
+    assert MetricValue(float("nan")).to_dict()["value"] is None

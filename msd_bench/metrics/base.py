@@ -34,10 +34,11 @@ __all__ = [
 class MetricValue:
     """One score with its uncertainty.
 
+    Field order follows docs/architecture.md: ``MetricValue(value, ci_low, ci_high, n, version,
+    higher_is_better)``; the rest are keyword fields.
+
     Attributes
     ----------
-    name : str
-        Registry name of the metric (``"mig"``, ``"gen_static.accuracy"``, ...).
     value : float or None
         The point estimate; ``None`` when not applicable.
     ci_low, ci_high : float or None
@@ -48,7 +49,9 @@ class MetricValue:
     version : str
         Version of the metric's definition; a change of definition bumps it.
     higher_is_better : bool or None
-        Direction; ``None`` for a diagnostic without a direction (e.g. H(y)).
+        Direction; ``None`` for a diagnostic without a direction.
+    name : str
+        Registry name of the metric (``"mig"``, ``"two_factor_swap.accuracy"``, ...).
     std : float or None
         Standard deviation over seeded repeats when the interval comes from repeats.
     applicable : bool
@@ -59,13 +62,13 @@ class MetricValue:
         Metric-specific details (per-factor values, matrices) — JSON-serialisable.
     """
 
-    name: str
     value: float | None
     ci_low: float | None = None
     ci_high: float | None = None
     n: int = 0
     version: str = "1"
     higher_is_better: bool | None = True
+    name: str = ""
     std: float | None = None
     applicable: bool = True
     reason: str | None = None
@@ -267,10 +270,10 @@ def from_repeats(name: str, values: Iterable[float], *, extra: dict[str, Any] | 
         raise MetricError(f"metric {name!r} got no repeats to aggregate; expected at least one")
     mean = float(v.mean())
     if v.size < 2:
-        return MetricValue(name, mean, None, None, 1, info.version, info.higher_is_better, extra=extra or {})
+        return MetricValue(mean, None, None, 1, info.version, info.higher_is_better, name=name, extra=extra or {})
     std = float(v.std(ddof=1))
     half = 1.96 * std / math.sqrt(v.size)
     return MetricValue(
-        name, mean, mean - half, mean + half, int(v.size), info.version, info.higher_is_better, std=std,
+        mean, mean - half, mean + half, int(v.size), info.version, info.higher_is_better, name=name, std=std,
         extra=extra or {},
     )

@@ -44,7 +44,7 @@ def split_rows(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.
 
 def _value(name: str, value: float, lo, hi, n: int, extra=None) -> MetricValue:
     info = get_info(name)
-    return MetricValue(name, float(value), lo, hi, n, info.version, info.higher_is_better, extra=extra or {})
+    return MetricValue(float(value), lo, hi, n, info.version, info.higher_is_better, name=name, extra=extra or {})
 
 
 def _refit_ci(fn: Callable[[np.ndarray, np.ndarray], float], c, f, n_rep: int, seed: int):
