@@ -265,6 +265,8 @@ def test_reconstruction_oracle_and_shuffled(world):
     assert res["mse"].value == 0.0 and res["psnr"].value == REC.PSNR_CAP
     assert res["ssim"].value == pytest.approx(1.0) and res["temporal_consistency"].value == 0.0
     assert all(v.value == 1.0 for v in res["judge_accuracy"].values())
+    as_uint8 = REC.reconstruction_values(Oracle(), (x * 255).to(torch.uint8), y, ExactJudge(), FACTORS)
+    assert as_uint8["mse"].value == 0.0
     bad = REC.reconstruction_values(Shuffled(), x, y, ExactJudge(), FACTORS)
     for f in FACTORS:
         assert abs(bad["judge_accuracy"][f.name].value - 1 / f.n_classes) < 0.06

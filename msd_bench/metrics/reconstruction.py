@@ -151,9 +151,13 @@ def reconstruction_values(
     *,
     batch_size: int = 256,
     seed: int = 0,
+    device=None,
 ) -> dict[str, MetricValue | dict[str, MetricValue]]:
     """Encode-decode ``x`` in batches and score MSE, PSNR, SSIM, temporal consistency and, with a
     judge, per-factor judge accuracy on the reconstructions (sequence heads).
+
+    ``x`` is float ``[N, T, C, H, W]`` in [0, 1] or uint8 (scaled per batch); batches are moved to
+    ``device`` (default: ``x``'s device).
 
     Returns
     -------
@@ -165,7 +169,8 @@ def reconstruction_values(
     correct: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            xb = x[start : start + batch_size]
+            xb = x[start : start + batch_size].to(device if device is not None else x.device)
+            xb = xb.float() / 255.0 if xb.dtype == torch.uint8 else xb.float()
             xh = model.decode(model.encode(xb))
             per["mse"].append(mse(xb, xh).cpu())
             per["psnr"].append(psnr(xb, xh).cpu())
