@@ -112,3 +112,17 @@ def test_score_codes_bad_inputs_exit_2(arrays, make, args, needle):
     assert needle in res.output and "Traceback" not in res.output
     assert not out.exists()
     assert not list(tmp.glob(".o.json*"))  # no half-written temp file
+
+
+def test_degenerate_metric_is_not_applicable_not_a_crash(tmp_path):
+    rng = np.random.default_rng(1)
+    f = rng.integers(0, 3, (200, 1))  # one factor: modularity needs two
+    c = np.concatenate([f + 0.1 * rng.normal(size=f.shape), rng.normal(size=(200, 1))], 1)
+    out = score_codes(c[:150], f[:150], c[150:], f[150:], metrics=("mig", "modularity"))
+    assert out["mig"].applicable and out["mig"].value > 0.5
+    assert not out["modularity"].applicable and "at least 2" in out["modularity"].reason
+    np.save(tmp_path / "c.npy", c)
+    np.save(tmp_path / "f.npy", f)
+    res = runner.invoke(app, ["metrics", "score-codes", str(tmp_path / "c.npy"), str(tmp_path / "f.npy"),
+                              "--metrics", "mig,modularity"])
+    assert res.exit_code == 0 and "n/a" in res.output

@@ -128,13 +128,17 @@ def score_codes(
     for name, fn in simple.items():
         if name in metrics:
             say(name)
-            value = fn(c, f)
+            try:
+                value = fn(c, f)
+            except MetricError as exc:  # degenerate for this metric (e.g. one factor): n/a, not a crash
+                out[name] = MetricValue.not_applicable(name, str(exc))
+                continue
             out[name] = _value(name, value, *_centred(value, _refit_ci(fn, c, f, n_boot_refit, seed)), n)
 
-    if "sap" in metrics:
+    if "sap" in metrics and c.shape[1] < 2:
+        out["sap"] = MetricValue.not_applicable("sap", f"sap needs at least 2 code dimensions, got {c.shape[1]}")
+    elif "sap" in metrics:
         say("sap")
-        if c.shape[1] < 2:
-            raise MetricError(f"sap needs at least 2 code dimensions, got {c.shape[1]}")
         corr = R.sap_correct(c, f, tc, tf)
         lo, hi = bootstrap_ci(corr.astype(np.float32),
                               lambda s: np.array([R.sap_from_matrix(m) for m in s.mean(axis=1)]),
