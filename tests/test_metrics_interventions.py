@@ -270,6 +270,7 @@ def test_reconstruction_oracle_and_shuffled(world):
     bad = REC.reconstruction_values(Shuffled(), x, y, ExactJudge(), FACTORS)
     for f in FACTORS:
         assert abs(bad["judge_accuracy"][f.name].value - 1 / f.n_classes) < 0.06
+        assert bad["judge_ceiling"][f.name].value == 1.0  # the judge itself is perfect on the inputs
     assert bad["mse"].value > 0.05
 
 

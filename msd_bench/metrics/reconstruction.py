@@ -33,6 +33,9 @@ register("temporal_consistency", "1", False,
 register("reconstruction.judge_accuracy", "1", True,
          "Judge accuracy on reconstructions vs ground truth (a model that cannot reconstruct cannot be judged)",
          needs=("decoder", "judge", "labels"), value_range="[0, 1]", group=_G)
+register("reconstruction.judge_ceiling", "1", True,
+         "Judge accuracy on the inputs themselves (same sequences): the ceiling for judge_accuracy",
+         needs=("judge", "labels"), value_range="[0, 1]", group=_G)
 
 PSNR_CAP = 100.0
 
@@ -162,11 +165,14 @@ def reconstruction_values(
     Returns
     -------
     dict: ``mse``, ``psnr``, ``ssim``, ``temporal_consistency`` (MetricValue, bootstrap CI over
-    sequences) and ``judge_accuracy`` ({factor: MetricValue}) when ``judge``, ``labels`` and
-    ``factors`` are given.
+    sequences) and, when ``judge``, ``labels`` and ``factors`` are given, ``judge_accuracy`` and
+    ``judge_ceiling`` ({factor: MetricValue}): the judge's accuracy on the reconstructions and on the
+    inputs themselves. Show them side by side: where the first is far below the second, the model's
+    outputs cannot be judged, and its swap / generation numbers say little.
     """
     per: dict[str, list[torch.Tensor]] = {"mse": [], "psnr": [], "ssim": [], "temporal_consistency": []}
     correct: dict[str, list[torch.Tensor]] = {}
+    ceiling: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
             xb = x[start : start + batch_size].to(device if device is not None else x.device)
@@ -179,12 +185,15 @@ def reconstruction_values(
                 per["temporal_consistency"].append(temporal_consistency(xb, xh).cpu())
             if judge is not None and labels is not None and factors is not None:
                 out = judge(xh)
-                yb = labels[start : start + batch_size]
+                ref = judge(xb)
+                yb = labels[start : start + batch_size].cpu()
                 for f in factors:
                     if getattr(f, "ignore", False):
                         continue
                     pred = out.sequence[f.name].argmax(dim=1).cpu()
-                    correct.setdefault(f.name, []).append((pred == yb[:, f.index].cpu()).double())
+                    correct.setdefault(f.name, []).append((pred == yb[:, f.index]).double())
+                    pred = ref.sequence[f.name].argmax(dim=1).cpu()
+                    ceiling.setdefault(f.name, []).append((pred == yb[:, f.index]).double())
     res: dict[str, MetricValue | dict[str, MetricValue]] = {}
     for name, parts in per.items():
         if parts:
@@ -193,5 +202,9 @@ def reconstruction_values(
         res["judge_accuracy"] = {
             k: from_samples("reconstruction.judge_accuracy", torch.cat(v).numpy(), seed=seed, extra={"factor": k})
             for k, v in correct.items()
+        }
+        res["judge_ceiling"] = {
+            k: from_samples("reconstruction.judge_ceiling", torch.cat(v).numpy(), seed=seed, extra={"factor": k})
+            for k, v in ceiling.items()
         }
     return res
