@@ -82,8 +82,9 @@ def score_codes_cmd(
     """Score any model's codes with every representation metric, without the harness.
 
     MIG, modularity, IRS, I_m, Gaussian total correlation on the train rows; SAP, explicitness and
-    DCI fit on the train rows and scored on the test rows (disentanglement_lib definitions). Each
-    value comes with a 95 % bootstrap interval and n.
+    DCI fit on the train rows and scored on the test rows (disentanglement_lib definitions), so the
+    codes of any model can be compared without running it through the harness. Each value comes with
+    n and a 95 % interval (bootstrap or subsampling, see docs/metrics.md).
 
     Example: msd-bench metrics score-codes codes.npy factors.npy --split-fraction 0.2 --json
     """
