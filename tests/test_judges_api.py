@@ -203,6 +203,16 @@ def test_cli_card(env):
     assert "msd-bench judges train other" in r.stderr and "Traceback" not in r.output
 
 
+def test_confusion_lines_name_the_confused_classes(env):
+    from msd_bench.judges.cli import confusion_lines
+
+    card = read_card(NAME, env.root)
+    conf = {"color": [[10, 3, 0], [0, 12, 0], [1, 0, 9]], "motion": [[5, 0], [0, 5]]}
+    bad = card.model_copy(update={"below_target": ["color/sequence", "color/frame"], "confusion": conf})
+    assert confusion_lines(bad) == ["color: most confused (true->predicted: count of 35) red->green: 3, blue->red: 1"]
+    assert confusion_lines(card.model_copy(update={"below_target": []})) == []
+
+
 def test_cli_verify_pass_and_fail(env):
     r = runner.invoke(app, ["judges", "verify", NAME, "--root", str(env.root)])
     assert r.exit_code == 0, r.output

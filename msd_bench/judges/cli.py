@@ -37,9 +37,10 @@ def _known_datasets() -> list[str]:
     return out
 
 
-def _score_text(factors: dict) -> str:
+def _score_text(factors: dict, order: list[str] | None = None) -> str:
     parts = []
-    for name, a in factors.items():
+    for name in order or list(factors):
+        a = factors[name]
         s = f"{name} {_pct(a.sequence)}"
         if a.frame is not None:
             s += f"/{_pct(a.frame)}"
@@ -64,7 +65,8 @@ def list_cmd(
     from ..errors import MsdBenchError
     from .judge import check_hashes, check_revision, list_judges, read_card, train_command
 
-    names = sorted(set(_known_datasets()) | set(list_judges(root)))
+    known = _known_datasets()
+    names = known + sorted(set(list_judges(root)) - set(known))
     table = Table(title="msd-bench judges")
     for col in ("dataset", "version", "test accuracy % (sequence/frame)", "target met", "hash ok"):
         table.add_column(col)
@@ -81,7 +83,8 @@ def list_cmd(
         except MsdBenchError as exc:
             status = f"[red]no[/]: {exc}"
         met = "[green]yes[/]" if card.quality_met else f"[red]no[/] ({', '.join(card.below_target)})"
-        table.add_row(name, card.dataset.version, _score_text(card.test.factors), met, status)
+        order = [f.name for f in card.factors]
+        table.add_row(name, card.dataset.version, _score_text(card.test.factors, order), met, status)
     console.print(table)
 
 
@@ -123,12 +126,15 @@ def card_cmd(
             f.name, f.type, str(f.n_classes), _pct(a.sequence), _pct(a.frame), _pct(v.sequence), _pct(v.frame)
         )
     console.print(table)
+    order = [f.name for f in card.factors]
     for s in card.extra_tests:
-        console.print(f"test on size '{s.size}' ({s.n} sequences): {_score_text(s.factors)}")
+        console.print(f"test on size '{s.size}' ({s.n} sequences): {_score_text(s.factors, order)}")
     if card.quality_met:
         console.print("[green]quality target met[/] (sequence >= 99 %, static frame >= 98 %)")
     else:
         console.print(f"[red]quality target NOT met[/]: {', '.join(card.below_target)}")
+        for line in confusion_lines(card):
+            console.print("  " + line)
 
 
 @app.command("verify")
@@ -199,7 +205,7 @@ def verify_cmd(
                 bad.append(f"{f}/frame {_pct(a.frame)} vs card {_pct(r.frame)}")
         if n != ref.n:
             bad.append(f"{n} test sequences vs card {ref.n}")
-        detail = _score_text(acc)
+        detail = _score_text(acc, [f.name for f in judge.card.factors])
         if bad:
             rows.append((name, sz, "[red]FAIL[/]", "; ".join(bad)))
             failures.append(f"{name}: {'; '.join(bad)}")
@@ -257,7 +263,6 @@ def train_cmd(
 
 
 def _print_result(card, out: Path) -> None:
-    import numpy as np
     from rich.table import Table
 
     table = Table(title=f"judge {card.dataset.name}: test accuracy % ({card.test.n} sequences)")
@@ -273,12 +278,23 @@ def _print_result(card, out: Path) -> None:
         console.print("[green]quality target met[/]")
         return
     console.print(f"[red]quality target NOT met[/]: {', '.join(card.below_target)}")
-    for item in card.below_target:
-        name = item.split("/")[0]
+    for line in confusion_lines(card):
+        console.print("  " + line)
+
+
+def confusion_lines(card, top: int = 6) -> list[str]:
+    """For every factor below target: its most confused (true -> predicted) class pairs on test."""
+    import numpy as np
+
+    lines = []
+    factors = {f.name: f for f in card.factors}
+    for name in dict.fromkeys(item.split("/")[0] for item in card.below_target):
+        f = factors[name]
+        inv = {v: k for k, v in f.values.items()}
         m = np.asarray(card.confusion[name])
         off = m.copy()
         np.fill_diagonal(off, 0)
-        pairs = np.argwhere(off > 0)
-        top = sorted(((int(off[i, j]), int(i), int(j)) for i, j in pairs), reverse=True)[:5]
-        console.print(f"  {name}: most confused (true -> predicted: count) "
-                      + ", ".join(f"{i}->{j}: {c}" for c, i, j in top))
+        pairs = sorted(((int(off[i, j]), int(i), int(j)) for i, j in np.argwhere(off > 0)), reverse=True)[:top]
+        text = ", ".join(f"{inv.get(i, i)}->{inv.get(j, j)}: {c}" for c, i, j in pairs) or "none"
+        lines.append(f"{name}: most confused (true->predicted: count of {int(m.sum())}) {text}")
+    return lines

@@ -53,6 +53,16 @@ class ArchConfig:
         GRU hidden size per direction.
     groups : int
         GroupNorm groups in every conv block.
+    dropout : float
+        Dropout on the pooled GRU state (training only).
+    keypoints : int
+        Spatial-softmax keypoints (0 = none): a 1x1 conv on the output of conv block
+        ``keypoint_block`` gives ``keypoints`` maps whose softmax-expected (x, y) coordinates are
+        appended to the frame feature. They give the GRU sub-pixel positions, from which it reads
+        speeds and directions of motion (Levine et al., 2016, "End-to-end training of deep
+        visuomotor policies").
+    keypoint_block : int
+        Which conv block feeds the keypoints (0 = the first, the finest resolution).
     """
 
     in_channels: int
@@ -64,6 +74,8 @@ class ArchConfig:
     hidden: int = 96
     groups: int = 8
     dropout: float = 0.1
+    keypoints: int = 0
+    keypoint_block: int = 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -73,7 +85,7 @@ class ArchConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ArchConfig:
-        d = dict(d)
+        d = dict(d)  # fields missing from older cards take their defaults
         d["widths"] = tuple(d["widths"])
         d["strides"] = tuple(d["strides"])
         return cls(**d)
@@ -87,8 +99,26 @@ def _block(cin: int, cout: int, stride: int, groups: int) -> nn.Sequential:
     )
 
 
+class SpatialSoftmax(nn.Module):
+    """``[N, Cin, S1, S2]`` → ``[N, 2K]``: expected (x, y) in ``[-1, 1]`` of K softmax maps."""
+
+    def __init__(self, cin: int, k: int, s1: int, s2: int):
+        super().__init__()
+        self.proj = nn.Conv2d(cin, k, 1)
+        self.register_buffer("ys", torch.linspace(-1.0, 1.0, s1), persistent=False)
+        self.register_buffer("xs", torch.linspace(-1.0, 1.0, s2), persistent=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        m = self.proj(h)
+        n, k, s1, s2 = m.shape
+        a = torch.softmax(m.reshape(n, k, s1 * s2), dim=-1).reshape(n, k, s1, s2)
+        ex = (a.sum(dim=2) * self.xs).sum(dim=-1)  # [N, K]
+        ey = (a.sum(dim=3) * self.ys).sum(dim=-1)
+        return torch.cat([ex, ey], dim=1)
+
+
 class FrameEncoder(nn.Module):
-    """Per-frame CNN: ``[N, C, H, W]`` → ``[N, feature_dim]``."""
+    """Per-frame CNN: ``[N, C, H, W]`` → ``[N, out_dim]`` (``feature_dim + 2 * keypoints``)."""
 
     def __init__(self, cfg: ArchConfig):
         super().__init__()
@@ -98,17 +128,31 @@ class FrameEncoder(nn.Module):
         if len(cfg.strides) != len(cfg.widths):
             raise ValueError(f"strides {cfg.strides} and widths {cfg.widths} must have the same length")
         side = cfg.image_size // cfg.pool
-        for w, s in zip(cfg.widths, cfg.strides, strict=True):
+        kp = None
+        for i, (w, s) in enumerate(zip(cfg.widths, cfg.strides, strict=True)):
             layers.append(_block(cin, w, s, cfg.groups))
             cin = w
             side = (side - 1) // s + 1
+            if cfg.keypoints and i == cfg.keypoint_block:
+                kp = SpatialSoftmax(w, cfg.keypoints, side, side)
         self.convs = nn.Sequential(*layers)
+        self.kp_block = cfg.keypoint_block
+        self.keypoints = kp
         self.fc = nn.Sequential(
             nn.Flatten(), nn.Linear(cin * side * side, cfg.feature_dim), nn.ReLU(inplace=True)
         )
+        self.out_dim = cfg.feature_dim + 2 * cfg.keypoints
 
     def forward(self, x: torch.Tensor, pooled: bool = False) -> torch.Tensor:
-        return self.fc(self.convs(x if pooled else self.pool(x)))
+        h = x if pooled else self.pool(x)
+        if self.keypoints is None:
+            return self.fc(self.convs(h))
+        kp = None
+        for i, layer in enumerate(self.convs):
+            h = layer(h)
+            if i == self.kp_block:
+                kp = self.keypoints(h)
+        return torch.cat([self.fc(h), kp], dim=1)
 
 
 class JudgeNet(nn.Module):
@@ -128,11 +172,12 @@ class JudgeNet(nn.Module):
         self.heads = list(heads)
         self.static_heads = [h for h in self.heads if h.static]
         self.encoder = FrameEncoder(cfg)
-        self.gru = nn.GRU(cfg.feature_dim, cfg.hidden, batch_first=True, bidirectional=True)
+        fdim = self.encoder.out_dim
+        self.gru = nn.GRU(fdim, cfg.hidden, batch_first=True, bidirectional=True)
         self.drop = nn.Dropout(cfg.dropout)
         self.seq_heads = nn.ModuleList([nn.Linear(4 * cfg.hidden, h.n_classes) for h in self.heads])
         self.frame_heads = nn.ModuleList(
-            [nn.Linear(cfg.feature_dim, h.n_classes) for h in self.static_heads]
+            [nn.Linear(fdim, h.n_classes) for h in self.static_heads]
         )
 
     @property

@@ -82,9 +82,9 @@ class TrainConfig:
 RECIPES: dict[str, dict[str, Any]] = {
     "sprites": {"epochs": 3},
     "dsprites-static": {"epochs": 4, "steps_per_epoch": 150},
-    "dsprites-dynamic": {"epochs": 4, "steps_per_epoch": 150},
+    "dsprites-dynamic": {"epochs": 5, "steps_per_epoch": 160, "arch": {"keypoints": 16}},
     "3dshapes-dynamic": {"epochs": 4, "steps_per_epoch": 120},
-    "moving-digits": {"epochs": 4, "steps_per_epoch": 120},
+    "moving-digits": {"epochs": 5, "steps_per_epoch": 160, "arch": {"keypoints": 16}},
 }
 
 
