@@ -110,7 +110,8 @@ def test_bad_settings_are_one_line_errors():
 @pytest.mark.parametrize("method", ["dsvae", "frame-vae", "skd"])
 def test_export_validates_and_onnx_matches(tmp_path, method):
     ds = TinyDataset()
-    res = train_model(ds, _settings(method, epochs=1), progress=False, threads=None)
+    # res=8 < 16: the model pools its input inside (the path the sprites models take)
+    res = train_model(ds, _settings(method, epochs=1, res=8), progress=False, threads=None)
     from msd_bench.methods.training import finalize_model
 
     finalize_model(res.model, ds, res.settings)
@@ -139,6 +140,7 @@ def test_export_validates_and_onnx_matches(tmp_path, method):
     assert onnx_report.passed, [(c.name, c.detail) for c in onnx_report.failures()]
     zo = load_submission(out / "onnx", dataset="tiny").encode(x)
     assert torch.allclose(zo.static, want.static, atol=1e-4) and torch.allclose(zo.dynamic, want.dynamic, atol=1e-4)
+    assert "onnx" not in info  # exported cleanly
     assert not list(tmp_path.glob(".sub.*"))  # no staging folder left behind
 
 
@@ -195,3 +197,19 @@ def test_cli_bad_input(tmp_path, monkeypatch, args, message):
     text = " ".join(r.output.split())
     assert "error:" in text and message in text
     assert not out.exists() and not (tmp_path / "ck").exists()
+
+
+def test_decoder_starts_at_the_data_mean():
+    from msd_bench.methods import build_model
+    from msd_bench.methods.training import data_logit
+
+    ds = TinyDataset()
+    mean = ds.read(np.sort(ds.indices("train")))[0].mean() / 255.0
+    assert data_logit(ds) == pytest.approx(np.log(mean / (1 - mean)), abs=1e-3)
+    s = _settings("frame-vae")
+    assert s.model["out_bias"] == data_logit(ds)
+    model = build_model(**s.model)
+    x_hat = model.decoder(torch.zeros(1, model.static_dim + model.dynamic_dim))
+    # the last layer's bias alone sets the untrained output near the data mean (weights are small)
+    assert float(model.decoder.deconv[-1].bias[0]) == pytest.approx(data_logit(ds))
+    assert x_hat.shape[1:] == (3, 16, 16)

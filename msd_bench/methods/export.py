@@ -218,11 +218,19 @@ def export_submission(model: nn.Module, out: Path, dataset: str, training: dict[
             traversal_gif(model, sample[:1], stage / "traversal.gif")
             files.append("traversal.gif")
         if onnx and not callable(getattr(model, "swap", None)):
-            files += [f"onnx/{f}" for f in export_onnx(model, stage / "onnx", dataset, description)]
+            try:
+                files += [f"onnx/{f}" for f in export_onnx(model, stage / "onnx", dataset, description)]
+            except Exception as exc:  # torch.onnx raises many types; the torch submission stands on its own
+                shutil.rmtree(stage / "onnx", ignore_errors=True)
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                info["onnx"] = f"not exported: {type(exc).__name__}: {first}"
         elif onnx:
             info["onnx"] = "not exported: the model overrides swap (eigenbasis), which an ONNX submission cannot"
         info["files"] = sorted(files)
         (stage / "training.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        for p in stage.rglob("*"):  # mkdtemp makes 0700 folders; a submission is meant to be shared
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        stage.chmod(0o755)
         _replace_dir(stage, out)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)

@@ -31,7 +31,6 @@ from .nets import (
     kl_normal,
     kl_std_normal,
     log_normal,
-    pool_frames,
     reparameterize,
 )
 
@@ -101,7 +100,11 @@ class ReferenceModel(nn.Module):
             raise ValueError(
                 f"{self.method}: input frames are {c}x{h}x{w}, expected {self.channels}x{self.height}x{self.width}"
             )
-        return pool_frames(x.reshape(b * t, c, h, w), self.res)
+        frames = x.reshape(b * t, c, h, w)
+        if self.res == h and self.res == w:
+            return frames
+        # python-int kernel sizes from the config (not from x.shape), so the ONNX trace stays static
+        return F.avg_pool2d(frames, kernel_size=(self.height // self.res, self.width // self.res))
 
     def target(self, x: torch.Tensor) -> torch.Tensor:
         """The training target: pooled frames ``[B, T, C, res, res]``."""

@@ -190,7 +190,7 @@ def data_logit(ds: Any, n: int = 256) -> float:
 
 
 #: Default number of epochs (measured to fit the CPU budget; see docs/methods.md).
-DEFAULT_EPOCHS: dict[str, int] = {"sprites": 8}
+DEFAULT_EPOCHS: dict[str, int] = {"sprites": 8, "dsprites-dynamic": 3, "3dshapes-dynamic": 5, "moving-digits": 5}
 
 
 def default_epochs(method: str, dataset: str) -> int:
