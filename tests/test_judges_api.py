@@ -208,8 +208,15 @@ def test_confusion_lines_name_the_confused_classes(env):
 
     card = read_card(NAME, env.root)
     conf = {"color": [[10, 3, 0], [0, 12, 0], [1, 0, 9]], "motion": [[5, 0], [0, 5]]}
-    bad = card.model_copy(update={"below_target": ["color/sequence", "color/frame"], "confusion": conf})
-    assert confusion_lines(bad) == ["color: most confused (true->predicted: count of 35) red->green: 3, blue->red: 1"]
+    fconf = {"color": [[40, 0, 0], [0, 44, 4], [0, 0, 52]]}
+    bad = card.model_copy(update={"below_target": ["color/sequence", "color/frame"], "confusion": conf,
+                                  "frame_confusion": fconf})
+    assert confusion_lines(bad) == [
+        "color/sequence: most confused (true->predicted: count of 35) red->green: 3, blue->red: 1",
+        "color/frame: most confused (true->predicted: count of 140) green->blue: 4",
+    ]
+    # the trained card's frame confusion matrices add up to every test frame
+    assert sum(map(sum, card.frame_confusion["color"])) == card.test.n * 4
     assert confusion_lines(card.model_copy(update={"below_target": []})) == []
 
 

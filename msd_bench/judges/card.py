@@ -93,6 +93,9 @@ class JudgeCard(_Strict):
     confusion: dict[str, list[list[int]]] = Field(
         description="test confusion matrix of every sequence head: rows = true class, cols = predicted"
     )
+    frame_confusion: dict[str, list[list[int]]] = Field(
+        default_factory=dict, description="test confusion matrix of every frame head (all frames)"
+    )
     targets: dict[str, float] = Field(default_factory=lambda: {"sequence": TARGET_SEQUENCE, "frame": TARGET_FRAME})
     quality_met: bool
     below_target: list[str] = Field(default_factory=list, description="'factor/sequence' or 'factor/frame'")

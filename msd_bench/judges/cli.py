@@ -283,18 +283,21 @@ def _print_result(card, out: Path) -> None:
 
 
 def confusion_lines(card, top: int = 6) -> list[str]:
-    """For every factor below target: its most confused (true -> predicted) class pairs on test."""
+    """For every head below target: its most confused (true -> predicted) class pairs on test."""
     import numpy as np
 
     lines = []
     factors = {f.name: f for f in card.factors}
-    for name in dict.fromkeys(item.split("/")[0] for item in card.below_target):
-        f = factors[name]
-        inv = {v: k for k, v in f.values.items()}
-        m = np.asarray(card.confusion[name])
+    for item in card.below_target:
+        name, head = item.split("/")
+        matrices = card.confusion if head == "sequence" else card.frame_confusion
+        if name not in matrices:
+            continue
+        inv = {v: k for k, v in factors[name].values.items()}
+        m = np.asarray(matrices[name])
         off = m.copy()
         np.fill_diagonal(off, 0)
         pairs = sorted(((int(off[i, j]), int(i), int(j)) for i, j in np.argwhere(off > 0)), reverse=True)[:top]
         text = ", ".join(f"{inv.get(i, i)}->{inv.get(j, j)}: {c}" for c, i, j in pairs) or "none"
-        lines.append(f"{name}: most confused (true->predicted: count of {int(m.sum())}) {text}")
+        lines.append(f"{item}: most confused (true->predicted: count of {int(m.sum())}) {text}")
     return lines

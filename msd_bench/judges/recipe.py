@@ -81,7 +81,7 @@ class TrainConfig:
 #: Per-dataset recipe overrides. Anything not listed uses the :class:`TrainConfig` defaults.
 RECIPES: dict[str, dict[str, Any]] = {
     "sprites": {"epochs": 3},
-    "dsprites-static": {"epochs": 4, "steps_per_epoch": 150},
+    "dsprites-static": {"epochs": 6, "steps_per_epoch": 160, "arch": {"keypoints": 16}},
     "dsprites-dynamic": {"epochs": 5, "steps_per_epoch": 160, "arch": {"keypoints": 16}},
     "3dshapes-dynamic": {"epochs": 4, "steps_per_epoch": 120},
     "moving-digits": {"epochs": 5, "steps_per_epoch": 160, "arch": {"keypoints": 16}},
@@ -201,6 +201,8 @@ def evaluate_arrays(
     frm_correct = {h.name: 0 for h in model.static_heads}
     frm_total = {h.name: 0 for h in model.static_heads}
     conf = {h.name: np.zeros((h.n_classes, h.n_classes), dtype=np.int64) for h in model.heads}
+    for h in model.static_heads:
+        conf[f"frame__{h.name}"] = np.zeros((h.n_classes, h.n_classes), dtype=np.int64)
     cols = {h.name: i for i, h in enumerate(model.heads)}
     loss_sum, n = 0.0, 0
     if chunks is None:
@@ -250,6 +252,12 @@ def _accumulate(seq, frame, yb, cols, seq_correct, seq_total, frm_correct, frm_t
         pred = logits.argmax(dim=-1)  # [B, T]
         frm_correct[name] += int((pred[valid] == true[valid, None]).sum())
         frm_total[name] += int(valid.sum()) * pred.shape[1]
+        if conf is not None:
+            m = conf[f"frame__{name}"]
+            n = m.shape[0]
+            tv = true[valid, None].expand(-1, pred.shape[1]).reshape(-1).cpu().numpy()
+            pv = pred[valid].reshape(-1).cpu().numpy()
+            m += np.bincount(tv * n + pv, minlength=n * n).reshape(n, n)
 
 
 def _finish(heads, seq_correct, seq_total, frm_correct, frm_total) -> dict[str, FactorAccuracy]:
@@ -564,7 +572,8 @@ def _train(ds, content_hashes, out_dir, cfg, extra_test, progress, log, t_start)
         test=SplitScore(split="test", size=ds.size, n=n_test, factors=test_acc),
         val=SplitScore(split="val", size=ds.size, n=n_val, factors=val_acc),
         extra_tests=extra_scores,
-        confusion={k: v.tolist() for k, v in conf.items()},
+        confusion={k: v.tolist() for k, v in conf.items() if not k.startswith("frame__")},
+        frame_confusion={k[7:]: v.tolist() for k, v in conf.items() if k.startswith("frame__")},
         quality_met=not below,
         below_target=below,
         onnx_max_abs_diff=float(f"{diff:.3e}"),
