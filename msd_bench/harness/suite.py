@@ -306,19 +306,17 @@ def group_exploration(ctx: EvalContext) -> list[MetricValue]:
     n = cmap.n_test
     out = []
     for key, attr in (("test_accuracy", cmap.test_accuracy), ("assigned_accuracy", cmap.assigned_accuracy)):
-        per = [MetricValue(f"exploration.{key}", float(v), n=n, extra={"factor": k}) for k, v in attr.items()]
-        per = [_with_ci(mv, n, ctx.seed) for mv in per]
+        per = [_rate_with_ci(f"exploration.{key}", float(v), n, ctx.seed, {"factor": k}) for k, v in attr.items()]
         agg = _aggregate(f"exploration.{key}.mean", per)
         out.append(replace(agg, extra={**agg.extra, "channel_map": cmap.to_dict()}))
     return out
 
 
-def _with_ci(mv: MetricValue, n: int, seed: int) -> MetricValue:
-    """Bootstrap interval of an accuracy known only as a rate over ``n`` items (Bernoulli resampling)."""
-    k = int(round(mv.value * n))  # type: ignore[operator]
+def _rate_with_ci(name: str, rate: float, n: int, seed: int, extra: dict) -> MetricValue:
+    """An accuracy known as a rate over ``n`` items, with the bootstrap interval of its 0/1 outcomes."""
     ones = np.zeros(n)
-    ones[:k] = 1.0
-    return from_samples(mv.name, ones, seed=seed, extra=mv.extra)
+    ones[: int(round(rate * n))] = 1.0
+    return from_samples(name, ones, seed=seed, extra=extra)
 
 
 def group_multi_factor(ctx: EvalContext) -> list[MetricValue]:
@@ -360,7 +358,7 @@ def group_representation(ctx: EvalContext) -> list[MetricValue]:
     def mv(name: str, value: float, extra: dict | None = None) -> MetricValue:
         info = _mb.get_info(name)
         v = float(value)
-        return MetricValue(name, v if np.isfinite(v) else None, n=n, version=info.version,
+        return MetricValue(name=name, value=v if np.isfinite(v) else None, n=n, version=info.version,
                            higher_is_better=info.higher_is_better, extra=extra or {"codes": "static + mean_t dynamic"})
 
     out = [
