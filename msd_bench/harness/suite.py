@@ -127,6 +127,8 @@ from ..metrics.base import MetricValue, from_samples  # noqa: E402
 _SUITE = "suite"
 _HEADLINES = {
     "reconstruction.judge_accuracy.mean": (True, "Judge accuracy on reconstructions, mean over factors"),
+    "reconstruction.judge_ceiling.mean": (True, "Judge accuracy on the evaluated inputs themselves, mean over "
+                                                "factors: the measured ceiling of the judged metrics"),
     "two_factor_swap.static_accuracy": (True, "Static<->dynamic swap: static factors follow the static source "
                                               "(mean over static factors)"),
     "two_factor_swap.dynamic_accuracy": (True, "Static<->dynamic swap: dynamic factors follow the dynamic source "
@@ -217,6 +219,7 @@ def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
     per: dict[str, list[torch.Tensor]] = {"mse": [], "psnr": [], "ssim": [], "temporal_consistency": []}
     labels = ctx.labels()
     correct: dict[str, list[torch.Tensor]] = {f.name: [] for f in ctx.factors if not f.ignore}
+    ceiling: dict[str, list[torch.Tensor]] = {f.name: [] for f in ctx.factors if not f.ignore}
     z = ctx.latents()
     for (sl, x), (_, xh) in zip(ctx.iter_videos(), ctx.decode(z), strict=True):
         per["mse"].append(rec.mse(x, xh).cpu())
@@ -226,17 +229,24 @@ def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
             per["temporal_consistency"].append(rec.temporal_consistency(x, xh).cpu())
         if ctx.pictures_dir is not None and sl.start == 0:
             _save_reconstruction_pictures(ctx, x, xh)
-        out = ctx.judge(xh)
+        out, real = ctx.judge(xh), ctx.judge(x)
         for f in ctx.factors:
             if f.name in correct:
                 pred = out.sequence[f.name].argmax(dim=1)
                 correct[f.name].append((pred == labels[sl, f.index]).double().cpu())
+                pred = real.sequence[f.name].argmax(dim=1)
+                ceiling[f.name].append((pred == labels[sl, f.index]).double().cpu())
     values = [from_samples(k, torch.cat(v).numpy(), seed=ctx.seed) for k, v in per.items() if v]
     per_factor = [
         from_samples("reconstruction.judge_accuracy", torch.cat(v).numpy(), seed=ctx.seed, extra={"factor": k})
         for k, v in correct.items()
     ]
     values.append(_aggregate("reconstruction.judge_accuracy.mean", per_factor))
+    per_factor = [
+        from_samples("reconstruction.judge_ceiling", torch.cat(v).numpy(), seed=ctx.seed, extra={"factor": k})
+        for k, v in ceiling.items()
+    ]
+    values.append(_aggregate("reconstruction.judge_ceiling.mean", per_factor))
     return values
 
 
