@@ -102,6 +102,8 @@ class JudgeCard(_Strict):
     onnx_max_abs_diff: float = Field(description="max |ONNX - torch| logit difference on a test batch")
     recipe: dict
     best_epoch: int
+    train_sequences: int | None = Field(default=None, description="sequences in the train split")
+    train_steps: int | None = Field(default=None, description="optimiser steps (batches) in total")
     history: list[dict] = Field(default_factory=list, description="per-epoch train loss and val accuracy")
     training_seconds: float
     parameters: int

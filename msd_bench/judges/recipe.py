@@ -579,6 +579,8 @@ def _train(ds, content_hashes, out_dir, cfg, extra_test, progress, log, t_start)
         onnx_max_abs_diff=float(f"{diff:.3e}"),
         recipe=recipe,
         best_epoch=best_epoch,
+        train_sequences=n,
+        train_steps=total,
         history=history,
         training_seconds=round(time.perf_counter() - t_start, 1),
         parameters=count_parameters(model),
