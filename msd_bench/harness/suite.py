@@ -67,13 +67,21 @@ class EvalContext:
         data, _ = self.dataset.read(self.subset(split)[pos])
         return torch.from_numpy(data).to(self.device).float().div_(255.0)
 
+    def uint8(self, split: str | None = None, limit: int | None = None) -> torch.Tensor:
+        """The videos of a subset as one uint8 CPU tensor ``[N, T, C, H, W]``, read once and cached
+        (about 170 MB for the full sprites test split)."""
+        key = f"uint8:{split or self.split}:{limit}"
+        if key not in self.cache:
+            data, _ = self.dataset.read(self.subset(split, limit))
+            self.cache[key] = torch.from_numpy(data)
+        return self.cache[key]
+
     def iter_videos(self, split: str | None = None, limit: int | None = None) -> Iterator[tuple[slice, torch.Tensor]]:
-        """``(slice of positions, videos)`` over the evaluated subset in batches."""
-        idx = self.subset(split, limit)
-        for start in range(0, idx.size, self.batch_size):
-            stop = min(start + self.batch_size, idx.size)
-            data, _ = self.dataset.read(idx[start:stop])
-            yield slice(start, stop), torch.from_numpy(data).to(self.device).float().div_(255.0)
+        """``(slice of positions, float videos on the device)`` over a subset in batches."""
+        data = self.uint8(split, limit)
+        for start in range(0, data.shape[0], self.batch_size):
+            sl = slice(start, min(start + self.batch_size, data.shape[0]))
+            yield sl, data[sl].to(self.device).float().div_(255.0)
 
     # ------------------------------------------------------------------------------ model
     def encode_split(self, split: str | None = None, limit: int | None = None) -> Latents:
@@ -94,6 +102,7 @@ class EvalContext:
     def train_latents(self) -> tuple[Latents, torch.Tensor]:
         """Encodings and labels of a seeded subset of the train split (exploration / classifier fits)."""
         z = self.encode_split("train", self.explore_train)
+        self.cache.pop(f"uint8:train:{self.explore_train}", None)  # only the encodings are needed again
         return z, self.labels("train", self.explore_train)
 
     def decode(self, z: Latents) -> Iterator[tuple[slice, torch.Tensor]]:
@@ -204,14 +213,6 @@ def _with_factor(per_factor: dict[str, dict[str, MetricValue]], metric: str, nam
     return out
 
 
-def _uint8_split(ctx: EvalContext) -> torch.Tensor:
-    """The evaluated subset as a uint8 tensor on the CPU (cached; ~170 MB for the sprites test split)."""
-    if "uint8" not in ctx.cache:
-        data, _ = ctx.dataset.read(ctx.subset())
-        ctx.cache["uint8"] = torch.from_numpy(data)
-    return ctx.cache["uint8"]
-
-
 def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
     """MSE, PSNR, SSIM, temporal consistency and judge accuracy on reconstructions."""
     from ..metrics import reconstruction as rec
@@ -254,7 +255,7 @@ def group_two_factor_swap(ctx: EvalContext) -> list[MetricValue]:
     """Static <-> dynamic swap between class-balanced random pairs."""
     from ..metrics.interventions import two_factor_swap
 
-    res = two_factor_swap(ctx.model, ctx.judge, _uint8_split(ctx), ctx.labels().cpu(), ctx.factors,
+    res = two_factor_swap(ctx.model, ctx.judge, ctx.uint8(), ctx.labels().cpu(), ctx.factors,
                           n=min(1000, ctx.n), seed=ctx.seed, batch_size=ctx.batch_size, device=ctx.device)
     statics = [f.name for f in ctx.factors if f.type == "static" and not f.ignore]
     dynamics = [f.name for f in ctx.factors if f.type == "dynamic" and not f.ignore]
@@ -272,7 +273,7 @@ def group_generation(ctx: EvalContext) -> list[MetricValue]:
     """Generation metrics in both modes (not applicable without the needed prior)."""
     from ..metrics.interventions import generation_metrics
 
-    x, y = _uint8_split(ctx), ctx.labels().cpu()
+    x, y = ctx.uint8(), ctx.labels().cpu()
     statics = [f.name for f in ctx.factors if f.type == "static" and not f.ignore]
     dynamics = [f.name for f in ctx.factors if f.type == "dynamic" and not f.ignore]
     out: list[MetricValue] = []
@@ -334,7 +335,7 @@ def group_multi_factor(ctx: EvalContext) -> list[MetricValue]:
     from ..metrics.interventions import multi_factor_swap
 
     cmap = channel_map(ctx)
-    x, y = _uint8_split(ctx), ctx.labels().cpu()
+    x, y = ctx.uint8(), ctx.labels().cpu()
     out: list[MetricValue] = []
     for mode in ("swap", "sample"):
         res = multi_factor_swap(ctx.model, ctx.judge, x, y, ctx.factors, cmap, mode=mode,  # type: ignore[arg-type]
