@@ -136,6 +136,7 @@ def test_export_validates_and_onnx_matches(tmp_path, method):
     if method == "skd":  # the eigenbasis swap cannot be expressed by an ONNX submission
         assert not (out / "onnx").exists() and "swap" in info["onnx"]
         return
+    assert yaml.safe_load((out / "onnx" / "submission.yaml").read_text())["version"] == "1.0.0-onnx"
     onnx_report = validate_submission(out / "onnx", dataset="tiny")
     assert onnx_report.passed, [(c.name, c.detail) for c in onnx_report.failures()]
     zo = load_submission(out / "onnx", dataset="tiny").encode(x)
