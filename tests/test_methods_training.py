@@ -212,5 +212,5 @@ def test_decoder_starts_at_the_data_mean():
     model = build_model(**s.model)
     x_hat = model.decoder(torch.zeros(1, model.static_dim + model.dynamic_dim))
     # the last layer's bias alone sets the untrained output near the data mean (weights are small)
-    assert float(model.decoder.deconv[-1].bias[0]) == pytest.approx(data_logit(ds))
+    assert float(model.decoder.deconv[-1].bias[0].detach()) == pytest.approx(data_logit(ds))
     assert x_hat.shape[1:] == (3, 16, 16)
