@@ -49,7 +49,8 @@ def _pair(x, x_hat) -> tuple[torch.Tensor, torch.Tensor]:
         raise MetricError(f"reconstruction has shape {tuple(x_hat.shape)}, expected the input's {tuple(x.shape)}")
     if not torch.isfinite(x_hat).all():
         raise MetricError("reconstruction contains NaN/Inf; expected values in [0, 1]")
-    return x.double(), x_hat.to(x.device).double()
+    # float32 element-wise work, float64 reductions: as exact as float64 to ~1e-7 and several times faster
+    return x.float(), x_hat.to(x.device).float()
 
 
 def mse(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
@@ -58,7 +59,7 @@ def mse(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     Range [0, 1] for inputs in [0, 1]; lower is better.
     """
     a, b = _pair(x, x_hat)
-    return (a - b).pow(2).flatten(1).mean(dim=1)
+    return (a - b).pow(2).flatten(1).mean(dim=1, dtype=torch.float64)
 
 
 def psnr(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
@@ -69,7 +70,7 @@ def psnr(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     Higher is better.
     """
     a, b = _pair(x, x_hat)
-    per_frame = (a - b).pow(2).flatten(2).mean(dim=2)  # [B, T]
+    per_frame = (a - b).pow(2).flatten(2).mean(dim=2, dtype=torch.float64)  # [B, T]
     val = 10.0 * torch.log10(1.0 / per_frame.clamp_min(10 ** (-PSNR_CAP / 10)))
     return val.clamp(max=PSNR_CAP).mean(dim=1)
 
@@ -118,7 +119,6 @@ def ssim(
     a, b = _pair(x, x_hat)
     # float32 with one batched separable blur of the five moments: ~10x faster than float64 on CPU and
     # equal to the float64 result within 1e-5 (tested).
-    a, b = a.float(), b.float()
     bsz, t, c, h, w = a.shape
     size = min(window, h, w)
     if size % 2 == 0:
@@ -153,7 +153,7 @@ def temporal_consistency(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         raise MetricError(f"temporal_consistency needs at least 2 frames, got {a.shape[1]}")
     da = a[:, 1:] - a[:, :-1]
     db = b[:, 1:] - b[:, :-1]
-    return (db - da).pow(2).flatten(1).mean(dim=1)
+    return (db - da).pow(2).flatten(1).mean(dim=1, dtype=torch.float64)
 
 
 def reconstruction_values(
