@@ -14,8 +14,8 @@ def train(
     method: str = typer.Argument(..., help="Reference method: frame-vae, lstm-vae, content-motion-vae, dsvae, "
                                            "c-dsvae, skd, beta-vae, lambda-beta-vae."),
     dataset: str = typer.Option("sprites", "--dataset", "-d", help="Built-in dataset to train on."),
-    epochs: int = typer.Option(None, "--epochs", "-e", help="Epochs over the train split (default: the "
-                                                            "method's budgeted default, see docs/methods.md)."),
+    epochs: int = typer.Option(None, "--epochs", "-e", help="Epochs over the train split (default: budgeted "
+                                                            "per dataset: 8 on sprites, 3 on dsprites-dynamic)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the initialisation, data order and noise."),
     size: str = typer.Option("full", "--size", help="Dataset size to train on: small or full."),
     out: Path = typer.Option(None, "--out", "-o", help="Submission folder to write "
