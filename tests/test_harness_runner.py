@@ -229,3 +229,19 @@ def test_evaluate_cli_prints_table(env, tmp_path):
     assert result.exit_code == 0, result.output
     assert "psnr" in result.output and "judge ceiling" in result.output
     assert json.loads((out / RESULT_FILE).read_text())["scores"]["psnr"]["value"] > 0
+
+
+def test_repeats_give_mean_and_std_over_seeds(env):
+    _, sub = env
+    # the whole (small) test split, so that the evaluated set does not depend on the seed
+    def whole(**kw):
+        return evaluate(sub, "sprites", size="small", batch_size=64, device="cpu", pictures=False, **kw).scores
+
+    single = [whole(metrics=["two_factor_swap"], seed=s) for s in (0, 1)]
+    both = whole(metrics=["two_factor_swap", "reconstruction"], repeats=2)
+    name = "two_factor_swap.static_accuracy"
+    mean = (single[0][name].value + single[1][name].value) / 2
+    assert both[name].value == pytest.approx(mean)
+    assert both[name].n == 2 and both[name].std is not None
+    assert both[name].details["repeats"] == [single[0][name].value, single[1][name].value]
+    assert both["mse"].n > 2 and both["mse"].std is None  # deterministic groups are not repeated

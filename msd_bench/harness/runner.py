@@ -178,7 +178,7 @@ def evaluate(
     """
     from ..datasets import get_spec, open_dataset
     from ..judges import load_judge
-    from .suite import GROUPS, EvalContext, resolve_groups
+    from .suite import EvalContext, resolve_groups, run_group
 
     started = now_iso()
     t_start = time.perf_counter()
@@ -274,7 +274,7 @@ def evaluate(
                 progress(group, i, len(todo))
             try:
                 with timer(group):
-                    values = GROUPS[group](ctx)
+                    values = run_group(group, ctx)
                 for mv in values:
                     result.scores[mv.name] = _score(mv)
                 result.groups[group] = [mv.name for mv in values]

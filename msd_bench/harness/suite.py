@@ -399,6 +399,34 @@ GROUPS: dict[str, Callable[[EvalContext], list[MetricValue]]] = {
 }
 
 
+#: groups whose numbers depend on random choices (pairs, prior samples): repeated with seeds
+#: ``seed, seed + 1, ...`` when ``repeats > 1``
+RANDOMISED = ("two_factor_swap", "generation", "multi_factor")
+
+
+def run_group(name: str, ctx: EvalContext) -> list[MetricValue]:
+    """Run one group; a randomised group is repeated ``ctx.repeats`` times with consecutive seeds.
+
+    With repeats, each metric's value is the mean over repeats and its interval is mean ± 1.96 std/√r
+    (``from_repeats``); the details of the first repeat are kept. The evaluated subset and the cached
+    encodings are shared by all repeats, so only the interventions' random choices change.
+    """
+    fn = GROUPS[name]
+    if ctx.repeats <= 1 or name not in RANDOMISED:
+        return fn(ctx)
+    runs = [fn(replace(ctx, seed=ctx.seed + r, pictures_dir=ctx.pictures_dir if r == 0 else None))
+            for r in range(ctx.repeats)]
+    out = []
+    for i, first in enumerate(runs[0]):
+        vals = [run[i].value for run in runs]
+        if not first.applicable or any(v is None for v in vals):
+            out.append(first)
+            continue
+        agg = _mb.from_repeats(first.name, vals, extra={**first.extra, "repeats": vals})
+        out.append(agg)
+    return out
+
+
 def resolve_groups(metrics: str | list[str]) -> list[str]:
     """``"all"`` or a comma-separated list / list of group names → validated group names."""
     if isinstance(metrics, str):
