@@ -112,17 +112,8 @@ class EvalContext:
             yield sl, self.model.decode(z[sl])
 
     def generator(self, offset: int = 0) -> torch.Generator:
-        """A fresh generator on the device, seeded with ``seed + offset`` (one offset per use)."""
+        """A fresh generator on the device for one use (``offset``), seeded from the run seed and the offset."""
         return torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + offset)
-
-    def judge_sequence_predictions(self, videos: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Arg-max sequence-level predictions ``{factor: [B]}``."""
-        out = self.judge(videos)
-        return {k: v.argmax(-1) for k, v in out.sequence.items()}
-
-    @property
-    def factor_names(self) -> list[str]:
-        return [f.name for f in self.dataset.factors]
 
     @property
     def factors(self) -> list[Any]:
