@@ -289,6 +289,24 @@ def _ssim_direct(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(vals))
 
 
+def test_ssim_blocks_cross_planes_and_fused_errors_match_the_single_metrics():
+    # 2 x 5 x 3 = 30 planes: more than one SSIM block, channels and frames interleaved
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 5, 3, 16, 14, generator=g)
+    xh = (x + 0.2 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    assert x.shape[1] * x.shape[2] * x.shape[0] > REC.SSIM_BLOCK
+    direct = np.array([np.mean([_ssim_direct(x[b, t, c].double().numpy(), xh[b, t, c].double().numpy())
+                                for t in range(5) for c in range(3)]) for b in range(2)])
+    assert np.allclose(REC.ssim(x, xh).numpy(), direct, atol=1e-6)
+    fused = REC.reconstruction_errors(x, xh)
+    for name, fn in (("mse", REC.mse), ("psnr", REC.psnr), ("ssim", REC.ssim),
+                     ("temporal_consistency", REC.temporal_consistency)):
+        assert torch.allclose(fused[name], fn(x, xh), rtol=1e-6, atol=1e-9), name  # float32 element-wise work
+    assert "temporal_consistency" not in REC.reconstruction_errors(x[:, :1], xh[:, :1])
+    with pytest.raises(MetricError, match="NaN"):
+        REC.reconstruction_errors(x, torch.full_like(x, float("nan")))
+
+
 def test_ssim_psnr_temporal_known_values():
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 1, 16, 14, generator=g)

@@ -214,11 +214,8 @@ def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
     ceiling: dict[str, list[torch.Tensor]] = {f.name: [] for f in ctx.factors if not f.ignore}
     z = ctx.latents()
     for (sl, x), (_, xh) in zip(ctx.iter_videos(), ctx.decode(z), strict=True):
-        per["mse"].append(rec.mse(x, xh).cpu())
-        per["psnr"].append(rec.psnr(x, xh).cpu())
-        per["ssim"].append(rec.ssim(x, xh).cpu())
-        if x.shape[1] >= 2:
-            per["temporal_consistency"].append(rec.temporal_consistency(x, xh).cpu())
+        for k, v in rec.reconstruction_errors(x, xh).items():
+            per[k].append(v.cpu())
         if ctx.pictures_dir is not None and sl.start == 0:
             _save_reconstruction_pictures(ctx, x, xh)
         out, real = ctx.judge(xh), ctx.judge(x)
