@@ -44,8 +44,15 @@ def test_model_is_small():
     assert count_parameters(_net()) < 1_000_000  # a few MB of float32 at most
 
 
-def test_frame_heads_see_only_their_own_frame():
-    net = _net()
+#: the options of the dsprites judges (global average pooling + motion stream), small for speed
+MOTION = {"pool": 1, "widths": (8, 16, 16, 16), "strides": (2, 2, 2, 2), "keypoints": 4, "gap": True,
+          "motion": (8, 16)}
+
+
+@pytest.mark.parametrize("opts", [{}, MOTION], ids=["plain", "gap+motion"])
+def test_frame_heads_see_only_their_own_frame(opts):
+    torch.manual_seed(0)
+    net = JudgeNet(ArchConfig(in_channels=3, image_size=64, **opts), HEADS).eval()
     x = torch.rand(2, 6, 3, 64, 64)
     y = x.clone()
     y[:, 2] = torch.rand(2, 3, 64, 64)  # change frame 2 only
@@ -76,22 +83,42 @@ def test_keypoints_are_expected_coordinates():
     assert net.encoder.out_dim == 128 + 8 and net.frame_heads[0].in_features == 136
 
 
+def test_gap_and_motion_stream_shapes():
+    net = JudgeNet(ArchConfig(in_channels=3, image_size=64, **MOTION), HEADS).eval()
+    # frame feature = fc + 2 x keypoints + the last conv width (averaged map); the GRU also reads motion
+    assert net.encoder.out_dim == 128 + 8 + 16 and net.frame_heads[0].in_features == 152
+    assert net.gru.input_size == 152 + 16
+    x = torch.rand(2, 5, 3, 64, 64)
+    with torch.no_grad():
+        m = net.motion(x)
+    assert tuple(m.shape) == (2, 5, 16) and torch.equal(m[:, -1], torch.zeros(2, 16))  # last frame: no successor
+    with torch.no_grad():
+        still = net.motion(x[:, :1].expand(2, 5, 3, 64, 64).contiguous())
+    assert torch.allclose(still[:, 0], still[:, 1])  # a still video has the same motion feature everywhere
+    assert tuple(net(torch.rand(1, 1, 3, 64, 64))[0].shape) == (1, 6)  # a single frame still works
+
+
 def test_arch_config_round_trip():
     cfg = ArchConfig(in_channels=1, image_size=64, pool=1, widths=(8, 16), strides=(2, 2), keypoints=4)
     assert ArchConfig.from_dict(cfg.to_dict()) == cfg
     old = cfg.to_dict()
     del old["keypoints"], old["keypoint_block"]  # cards written before keypoints existed
     assert ArchConfig.from_dict(old).keypoints == 0
+    full = ArchConfig(in_channels=3, image_size=64, **MOTION)
+    assert ArchConfig.from_dict(full.to_dict()) == full
+    older = full.to_dict()
+    del older["gap"], older["motion"]  # cards written before gap / motion existed
+    assert ArchConfig.from_dict(older).motion == () and not ArchConfig.from_dict(older).gap
     with pytest.raises(ValueError, match="same length"):
         JudgeNet(ArchConfig(in_channels=1, image_size=64, widths=(8, 16), strides=(2,)), HEADS)
 
 
-@pytest.mark.parametrize("keypoints", [0, 8])
-def test_onnx_export_parity_dynamic_batch_and_time(tmp_path, keypoints):
+@pytest.mark.parametrize("opts", [{"keypoints": 0}, {"keypoints": 8}, MOTION], ids=["plain", "keypoints", "gap+motion"])
+def test_onnx_export_parity_dynamic_batch_and_time(tmp_path, opts):
     import onnxruntime as ort
 
     torch.manual_seed(3)
-    net = JudgeNet(ArchConfig(in_channels=3, image_size=64, keypoints=keypoints), HEADS).eval()
+    net = JudgeNet(ArchConfig(in_channels=3, image_size=64, **opts), HEADS).eval()
     path = tmp_path / "j.onnx"
     export_onnx(net, path, torch.rand(4, 8, 3, 64, 64))
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

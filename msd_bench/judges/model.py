@@ -63,6 +63,17 @@ class ArchConfig:
         visuomotor policies").
     keypoint_block : int
         Which conv block feeds the keypoints (0 = the first, the finest resolution).
+    gap : bool
+        Append the global average (over space) of the last conv block's output to the frame
+        feature. The flattened map read by ``fc`` is position-specific, so with many sprite
+        positions each position would have to learn shape and orientation on its own; the averaged
+        map is translation-invariant evidence for them (Lin et al., 2014, "Network in network").
+    motion : tuple of int
+        Widths of an optional motion stream (empty = none): conv blocks (stride 2) on the temporal
+        difference ``x[t+1] - x[t]`` (zeros for the last frame), averaged over space and appended to
+        the GRU input only. The difference image shows the sense of a rotation or a motion locally
+        (its signs at the moving edges), which a per-frame feature of a small rotating sprite hardly
+        encodes. The frame heads never see it, so a frame's prediction stays a function of that frame.
     """
 
     in_channels: int
@@ -76,11 +87,14 @@ class ArchConfig:
     dropout: float = 0.1
     keypoints: int = 0
     keypoint_block: int = 0
+    gap: bool = False
+    motion: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["widths"] = list(self.widths)
         d["strides"] = list(self.strides)
+        d["motion"] = list(self.motion)
         return d
 
     @classmethod
@@ -88,6 +102,7 @@ class ArchConfig:
         d = dict(d)  # fields missing from older cards take their defaults
         d["widths"] = tuple(d["widths"])
         d["strides"] = tuple(d["strides"])
+        d["motion"] = tuple(d.get("motion", ()))
         return cls(**d)
 
 
@@ -118,7 +133,8 @@ class SpatialSoftmax(nn.Module):
 
 
 class FrameEncoder(nn.Module):
-    """Per-frame CNN: ``[N, C, H, W]`` → ``[N, out_dim]`` (``feature_dim + 2 * keypoints``)."""
+    """Per-frame CNN: ``[N, C, H, W]`` → ``[N, out_dim]`` (``feature_dim + 2 * keypoints`` + the last
+    width when ``gap``)."""
 
     def __init__(self, cfg: ArchConfig):
         super().__init__()
@@ -141,18 +157,51 @@ class FrameEncoder(nn.Module):
         self.fc = nn.Sequential(
             nn.Flatten(), nn.Linear(cin * side * side, cfg.feature_dim), nn.ReLU(inplace=True)
         )
-        self.out_dim = cfg.feature_dim + 2 * cfg.keypoints
+        self.gap = cfg.gap
+        self.out_dim = cfg.feature_dim + 2 * cfg.keypoints + (cin if cfg.gap else 0)
 
     def forward(self, x: torch.Tensor, pooled: bool = False) -> torch.Tensor:
         h = x if pooled else self.pool(x)
-        if self.keypoints is None:
+        if self.keypoints is None and not self.gap:
             return self.fc(self.convs(h))
         kp = None
         for i, layer in enumerate(self.convs):
             h = layer(h)
-            if i == self.kp_block:
+            if self.keypoints is not None and i == self.kp_block:
                 kp = self.keypoints(h)
-        return torch.cat([self.fc(h), kp], dim=1)
+        parts = [self.fc(h)]
+        if kp is not None:
+            parts.append(kp)
+        if self.gap:
+            parts.append(h.mean(dim=(2, 3)))
+        return torch.cat(parts, dim=1)
+
+
+class MotionEncoder(nn.Module):
+    """Motion stream: ``[B, T, C, H, W]`` → ``[B, T, widths[-1]]`` from temporal differences.
+
+    Frame ``t`` gets the spatial mean of a small CNN applied to ``x[t+1] - x[t]`` (pooled input, as
+    the frame encoder); the last frame gets zeros, so the output keeps the length ``T``.
+    """
+
+    def __init__(self, cfg: ArchConfig):
+        super().__init__()
+        self.pool = nn.AvgPool2d(cfg.pool) if cfg.pool > 1 else nn.Identity()
+        layers, cin = [], cfg.in_channels
+        for w in cfg.motion:
+            layers.append(_block(cin, w, 2, cfg.groups))
+            cin = w
+        self.convs = nn.Sequential(*layers)
+        self.out_dim = cin
+
+    def forward(self, video: torch.Tensor, pooled: bool = False) -> torch.Tensor:
+        b, t, c, hh, ww = video.shape
+        d = video[:, 1:] - video[:, :-1]  # [B, T-1, C, H, W]
+        d = d.reshape(b * (t - 1), c, hh, ww)
+        if not pooled:
+            d = self.pool(d)
+        m = self.convs(d).mean(dim=(2, 3)).reshape(b, t - 1, self.out_dim)
+        return nn.functional.pad(m, (0, 0, 0, 1))  # zeros for the last frame
 
 
 class JudgeNet(nn.Module):
@@ -173,7 +222,9 @@ class JudgeNet(nn.Module):
         self.static_heads = [h for h in self.heads if h.static]
         self.encoder = FrameEncoder(cfg)
         fdim = self.encoder.out_dim
-        self.gru = nn.GRU(fdim, cfg.hidden, batch_first=True, bidirectional=True)
+        self.motion = MotionEncoder(cfg) if cfg.motion else None
+        mdim = self.motion.out_dim if self.motion is not None else 0
+        self.gru = nn.GRU(fdim + mdim, cfg.hidden, batch_first=True, bidirectional=True)
         self.drop = nn.Dropout(cfg.dropout)
         self.seq_heads = nn.ModuleList([nn.Linear(4 * cfg.hidden, h.n_classes) for h in self.heads])
         self.frame_heads = nn.ModuleList(
@@ -191,6 +242,8 @@ class JudgeNet(nn.Module):
         b, t, c, hh, ww = video.shape
         feats = self.encoder(video.reshape(b * t, c, hh, ww), pooled)  # [B*T, F]
         seq_feats = feats.reshape(b, t, -1)
+        if self.motion is not None:
+            seq_feats = torch.cat([seq_feats, self.motion(video, pooled)], dim=2)
         out, h_n = self.gru(seq_feats)  # out [B, T, 2H], h_n [2, B, H]
         pooled = torch.cat([out.mean(dim=1), h_n[0], h_n[1]], dim=1)  # [B, 4H]
         pooled = self.drop(pooled)
