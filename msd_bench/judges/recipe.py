@@ -81,13 +81,22 @@ class TrainConfig:
 #: Per-dataset recipe overrides. Anything not listed uses the :class:`TrainConfig` defaults.
 RECIPES: dict[str, dict[str, Any]] = {
     "sprites": {"epochs": 3},
-    # dsprites: small rotated shapes need full resolution (at 32x32 hearts and squares blur together)
+    # dsprites: small rotated shapes need full resolution (at 32x32 hearts and squares blur together),
+    # translation-invariant evidence (gap) because sprites appear at many positions, and a motion
+    # stream on frame differences for the sense of rotation / motion. Version 1 of these two judges
+    # (pool 2 for dsprites-dynamic, no gap, no motion stream, 600-800 steps) stayed below target.
     "dsprites-static": {
-        "epochs": 4,
-        "steps_per_epoch": 150,
-        "arch": {"pool": 1, "widths": (16, 32, 64, 64), "strides": (2, 2, 2, 2), "keypoints": 16},
+        "epochs": 6,
+        "steps_per_epoch": 300,
+        "arch": {"pool": 1, "widths": (16, 32, 64, 64), "strides": (2, 2, 2, 2), "keypoints": 16,
+                 "gap": True, "motion": (16, 32, 32)},
     },
-    "dsprites-dynamic": {"epochs": 5, "steps_per_epoch": 160, "arch": {"keypoints": 16}},
+    "dsprites-dynamic": {
+        "epochs": 6,
+        "steps_per_epoch": 400,
+        "arch": {"pool": 1, "widths": (16, 32, 64, 64), "strides": (2, 2, 2, 2), "keypoints": 16,
+                 "gap": True, "motion": (8, 16, 32)},
+    },
     "3dshapes-dynamic": {"epochs": 4, "steps_per_epoch": 120},
     "moving-digits": {"epochs": 5, "steps_per_epoch": 160, "arch": {"keypoints": 16}},
 }
