@@ -5,8 +5,11 @@
    (``--with-gbt``; minutes), with the agreement of the channel assignments on clearly assigned
    channels.
 2. All representation metrics on 10,000 x 64 codes (DCI with the fast estimator).
+3. Reconstruction metrics (MSE, PSNR, SSIM, temporal consistency) of one evaluation batch
+   (256 sprites-sized sequences, 8 x 3 x 64 x 64): the fused pass per SSIM block size, against SSIM
+   in one pass over the whole batch.
 
-Run: ``.venv/bin/python benchmarks/bench_metrics.py [--with-gbt] [--gbt-cache PATH]``
+Run: ``.venv/bin/python benchmarks/bench_metrics.py [--with-gbt] [--gbt-cache PATH] [--only-reconstruction]``
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def main() -> None:
     ap.add_argument("--with-gbt", action="store_true", help="also run the GBT reference (minutes)")
     ap.add_argument("--gbt-cache", type=Path, default=None, help="npz to store / reuse the GBT run")
     ap.add_argument("--skip-representation", action="store_true")
+    ap.add_argument("--only-reconstruction", action="store_true", help="only part 3")
     args = ap.parse_args()
 
     import torch
@@ -83,6 +87,11 @@ def main() -> None:
 
     console = Console()
     rows: list[tuple[str, str, str]] = []
+
+    reconstruction_rows(rows)
+    if args.only_reconstruction:
+        print_table(console, rows)
+        return
 
     ctr, ftr, groups = sprites_like_codes(1750, seed=0)
     cte, fte, _ = sprites_like_codes(1750, seed=1)
@@ -170,6 +179,44 @@ def main() -> None:
         rows.append(("sap, scikit-learn liblinear reference (not in total)", f"{time.perf_counter() - t0:.2f} s",
                      f"{ref:.3f}"))
 
+    print_table(console, rows)
+
+
+def reconstruction_rows(rows: list[tuple[str, str, str]], repeats: int = 3) -> None:
+    """Part 3: the fused reconstruction metrics of one batch, per SSIM block size."""
+    import torch
+
+    from msd_bench.metrics import reconstruction as rec
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(256, 8, 3, 64, 64, generator=gen)
+    xh = (x + 0.1 * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+
+    def timed(fn) -> float:
+        fn()
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        return (time.perf_counter() - t0) / repeats
+
+    default = rec.SSIM_BLOCK
+    try:
+        rec.SSIM_BLOCK = x[0].numel() * x.shape[0]  # one block = the whole batch
+        one_pass = timed(lambda: rec.ssim(x, xh))
+        rows.append(("ssim, one pass over the batch (256 x 8 x 3 x 64 x 64)", f"{one_pass:.3f} s", ""))
+        for block in (16, 64, 256):
+            rec.SSIM_BLOCK = block
+            t = timed(lambda: rec.ssim(x, xh))
+            mark = " (default)" if block == default else ""
+            rows.append((f"ssim, blocks of <= {block} planes (whole sequences){mark}", f"{t:.3f} s",
+                         f"{one_pass / t:.1f}x faster"))
+    finally:
+        rec.SSIM_BLOCK = default
+    rows.append(("mse + psnr + ssim + temporal consistency, fused, one batch",
+                 f"{timed(lambda: rec.reconstruction_errors(x, xh)):.3f} s", ""))
+
+
+def print_table(console, rows: list[tuple[str, str, str]]) -> None:
     table = Table(title=f"msd-bench metrics benchmark ({os.cpu_count()} CPU cores)")
     table.add_column("what")
     table.add_column("time / value", justify="right")

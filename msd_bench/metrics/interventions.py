@@ -95,9 +95,9 @@ def class_balanced_indices(labels: torch.Tensor, columns: Sequence[int], n: int,
 
 
 def _batch(x: torch.Tensor, idx: torch.Tensor, device) -> torch.Tensor:
-    xb = x[idx.to(x.device)].to(device)
+    xb = x.index_select(0, idx.to(x.device, torch.long)).to(device)
     if xb.dtype == torch.uint8:
-        return xb.float() / 255.0
+        return xb.float().div_(255.0)  # in place: one float copy of the batch, not two
     return xb.float()
 
 

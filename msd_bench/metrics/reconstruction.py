@@ -41,15 +41,18 @@ register("reconstruction.judge_ceiling", "1", True,
 PSNR_CAP = 100.0
 
 
-def _pair(x, x_hat) -> tuple[torch.Tensor, torch.Tensor]:
+_NOT_FINITE = "reconstruction contains NaN/Inf; expected values in [0, 1]"
+
+
+def _pair(x, x_hat, check_finite: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(x, torch.Tensor) or not isinstance(x_hat, torch.Tensor):
         raise MetricError("reconstruction metrics need torch tensors x and x_hat of shape [B, T, C, H, W]")
     if x.ndim != 5:
         raise MetricError(f"x must be [B, T, C, H, W], got shape {tuple(x.shape)}")
     if x_hat.shape != x.shape:
         raise MetricError(f"reconstruction has shape {tuple(x_hat.shape)}, expected the input's {tuple(x.shape)}")
-    if not torch.isfinite(x_hat).all():
-        raise MetricError("reconstruction contains NaN/Inf; expected values in [0, 1]")
+    if check_finite and not torch.isfinite(x_hat).all():
+        raise MetricError(_NOT_FINITE)
     # float32 element-wise work, float64 reductions: as exact as float64 to ~1e-7 and several times faster
     return x.float(), x_hat.to(x.device).float()
 
@@ -122,40 +125,71 @@ def ssim(
     return _ssim_pairs(a, b, window, sigma, k1, k2)
 
 
-#: image planes per block of the SSIM computation on CPU: the moments of a block and their blurs stay
-#: in the cache, several times faster than one pass over the whole batch (measured, docs/evaluation.md).
-#: On a GPU the whole batch is one block (fewer, larger kernels).
+#: image planes per block on CPU (whole sequences, at least one): a block's moments, blurs and
+#: differences stay in the cache, several times faster than whole-batch passes (measured,
+#: docs/evaluation.md). On a GPU the whole batch is one block (fewer, larger kernels).
 SSIM_BLOCK = 16
 
 
-def _ssim_pairs(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5,
-                k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
-    """SSIM ``[B]`` of checked float32 videos ``a``, ``b`` (see :func:`ssim`)."""
+def _ssim_planes(pa: torch.Tensor, pb: torch.Tensor, band_h: torch.Tensor, band_w: torch.Tensor,
+                 c1: float, c2: float) -> torch.Tensor:
+    """Mean SSIM of each plane ``[k]`` (float64) of float32 planes ``pa``, ``pb`` ``[k, h, w]``."""
+    k, h, w = pa.shape
+    # four moments suffice: var_a + var_b = E[a^2 + b^2] - mu_a^2 - mu_b^2 (the blur is linear)
+    m = torch.stack([pa, pb, pa * pa + pb * pb, pa * pb], dim=1)  # [k, 4, h, w]
+    # the 'valid' separable Gaussian blur as two products with banded matrices (BLAS-fast); the second
+    # works on the transposed map, which leaves the mean over positions unchanged
+    y = (m.reshape(-1, w) @ band_w).reshape(k * 4, h, -1).transpose(1, 2)  # [4k, w', h]
+    mu_a, mu_b, e_sq, e_ab = torch.matmul(y, band_h).reshape(k, 4, -1).unbind(dim=1)
+    mab = mu_a * mu_b
+    msq = mu_a * mu_a + mu_b * mu_b
+    smap = ((2 * mab + c1) * (2 * (e_ab - mab) + c2)) / ((msq + c1) * (e_sq - msq + c2))
+    return smap.mean(dim=1, dtype=torch.float64)
+
+
+def _blocked(a: torch.Tensor, b: torch.Tensor, errors: bool = True, window: int = 11, sigma: float = 1.5,
+             k1: float = 0.01, k2: float = 0.03) -> dict[str, torch.Tensor]:
+    """Per-sequence metrics of float32 videos ``a`` (input), ``b`` (reconstruction), computed block by
+    block of whole sequences: ``ssim`` always; ``mse``, ``psnr``, ``temporal_consistency`` (T >= 2)
+    with ``errors``. Raises on a non-finite reconstruction."""
     bsz, t, c, h, w = a.shape
     size = min(window, h, w)
     if size % 2 == 0:
         size -= 1
     g = _gaussian_window(size, sigma, a.device, torch.float64).float()
     band_h, band_w = _band(g, h), _band(g, w)
-    a = a.reshape(bsz * t * c, h, w)
-    b = b.reshape(bsz * t * c, h, w)
     c1, c2 = k1**2, k2**2
-    per_plane = torch.empty(a.shape[0], dtype=torch.float64, device=a.device)
-    block = SSIM_BLOCK if a.device.type == "cpu" else max(1, a.shape[0])
-    for start in range(0, a.shape[0], block):
-        pa, pb = a[start : start + block], b[start : start + block]
-        k = pa.shape[0]
-        # four moments suffice: var_a + var_b = E[a^2 + b^2] - mu_a^2 - mu_b^2 (the blur is linear)
-        m = torch.stack([pa, pb, pa * pa + pb * pb, pa * pb], dim=1)  # [k, 4, h, w]
-        # the 'valid' separable Gaussian blur as two products with banded matrices (BLAS-fast); the
-        # second works on the transposed map, which leaves the mean over positions unchanged
-        y = (m.reshape(-1, w) @ band_w).reshape(k * 4, h, -1).transpose(1, 2)  # [4k, w', h]
-        mu_a, mu_b, e_sq, e_ab = torch.matmul(y, band_h).reshape(k, 4, -1).unbind(dim=1)
-        mab = mu_a * mu_b
-        msq = mu_a * mu_a + mu_b * mu_b
-        smap = ((2 * mab + c1) * (2 * (e_ab - mab) + c2)) / ((msq + c1) * (e_sq - msq + c2))
-        per_plane[start : start + k] = smap.mean(dim=1, dtype=torch.float64)
-    return per_plane.reshape(bsz, t * c).mean(dim=1)
+    step = max(1, SSIM_BLOCK // (t * c)) if a.device.type == "cpu" else max(1, bsz)
+    ssim_planes = torch.empty(bsz * t * c, dtype=torch.float64, device=a.device)
+    per_frame = torch.empty(bsz, t, dtype=torch.float64, device=a.device)
+    tc = torch.empty(bsz, dtype=torch.float64, device=a.device)
+    for start in range(0, bsz, step):
+        sa, sb = a[start : start + step], b[start : start + step]  # [k, T, C, H, W]
+        k = sa.shape[0]
+        if not torch.isfinite(sb).all():
+            raise MetricError(_NOT_FINITE)
+        ssim_planes[start * t * c : (start + k) * t * c] = _ssim_planes(
+            sa.reshape(-1, h, w), sb.reshape(-1, h, w), band_h, band_w, c1, c2)
+        if errors:
+            d = sb - sa
+            per_frame[start : start + k] = d.square().flatten(2).mean(dim=2, dtype=torch.float64)
+            if t >= 2:
+                # (x_hat_t - x_hat_{t-1}) - (x_t - x_{t-1}) = d_t - d_{t-1}
+                tc[start : start + k] = (d[:, 1:] - d[:, :-1]).square().flatten(1).mean(dim=1, dtype=torch.float64)
+    out = {"ssim": ssim_planes.reshape(bsz, t * c).mean(dim=1)}
+    if errors:
+        out["mse"] = per_frame.mean(dim=1)
+        floor = per_frame.clamp_min(10 ** (-PSNR_CAP / 10))
+        out["psnr"] = (10.0 * torch.log10(1.0 / floor)).clamp(max=PSNR_CAP).mean(dim=1)
+        if t >= 2:
+            out["temporal_consistency"] = tc
+    return out
+
+
+def _ssim_pairs(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5,
+                k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+    """SSIM ``[B]`` of checked float32 videos ``a``, ``b`` (see :func:`ssim`)."""
+    return _blocked(a, b, errors=False, window=window, sigma=sigma, k1=k1, k2=k2)["ssim"]
 
 
 def temporal_consistency(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
@@ -181,21 +215,13 @@ def reconstruction_errors(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, tor
     "temporal_consistency"}`` → ``[B]`` (``temporal_consistency`` only when ``T >= 2``).
 
     Equal to calling :func:`mse`, :func:`psnr`, :func:`ssim` and :func:`temporal_consistency` (tested),
-    but checks and converts the inputs once and computes the difference ``x_hat - x`` once: the
-    evaluation runner calls this on every batch of the split.
+    but converts the inputs once and walks the batch once, a few whole sequences at a time, so the
+    difference ``x_hat - x`` and the SSIM moments stay in the CPU cache: the evaluation runner calls
+    this on every batch of the split.
     """
-    a, b = _pair(x, x_hat)
-    d = b - a
-    per_frame = d.square().flatten(2).mean(dim=2, dtype=torch.float64)  # [B, T]
-    out = {
-        "mse": per_frame.mean(dim=1),
-        "psnr": (10.0 * torch.log10(1.0 / per_frame.clamp_min(10 ** (-PSNR_CAP / 10)))).clamp(max=PSNR_CAP).mean(dim=1),
-        "ssim": _ssim_pairs(a, b),
-    }
-    if a.shape[1] >= 2:
-        # (x_hat_t - x_hat_{t-1}) - (x_t - x_{t-1}) = d_t - d_{t-1}
-        out["temporal_consistency"] = (d[:, 1:] - d[:, :-1]).square().flatten(1).mean(dim=1, dtype=torch.float64)
-    return out
+    a, b = _pair(x, x_hat, check_finite=False)  # checked block by block
+    out = _blocked(a, b)
+    return {k: out[k] for k in ("mse", "psnr", "ssim", "temporal_consistency") if k in out}
 
 
 def reconstruction_values(
