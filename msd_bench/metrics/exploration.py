@@ -77,7 +77,7 @@ def hist_importance(codes: np.ndarray, factors: np.ndarray, alpha: float = 1e-3)
     -------
     array [F, K] >= 0; column k sums to 1 unless no feature carries factor k.
     """
-    from scipy.stats import chi2
+    from scipy.special import chdtri  # = scipy.stats.chi2.isf(q, df) with df first; a 3x lighter import
 
     c = np.asarray(codes, dtype=np.float64)
     f = np.asarray(factors)
@@ -91,7 +91,7 @@ def hist_importance(codes: np.ndarray, factors: np.ndarray, alpha: float = 1e-3)
         ny = int(y.max()) + 1
         mi = _mi_from_counts(_joint_counts(xb, y, NUM_BINS, ny))
         dof = np.maximum((occupied - 1) * (ny - 1), 1)
-        crit = chi2.isf(level, dof)
+        crit = chdtri(dof, level)
         imp = np.where(2 * n * mi > crit, np.maximum(mi - dof / (2 * n), 0.0), 0.0)
         s = imp.sum()
         out[:, k] = imp / s if s > 0 else 0.0
