@@ -112,7 +112,8 @@ def ssim(
     :math:`C_1 = (0.01 L)^2`, :math:`C_2 = (0.03 L)^2`, :math:`L = 1`, averaged over positions and
     channels of each frame, then over frames. Frames smaller than the window use the largest odd window
     that fits. Element-wise work is float32, sums are float64: equal to the direct float64 formula
-    within 1e-6 (tested).
+    within 1e-6 on random frames (tested) and within 2e-6 on sprites frames against blurred or noisy
+    reconstructions (measured; the variances cancel in float32 on flat backgrounds).
 
     Range [-1, 1]; higher is better.
 
