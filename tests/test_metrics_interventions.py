@@ -305,6 +305,11 @@ def test_ssim_blocks_cross_planes_and_fused_errors_match_the_single_metrics():
     assert "temporal_consistency" not in REC.reconstruction_errors(x[:, :1], xh[:, :1])
     with pytest.raises(MetricError, match="NaN"):
         REC.reconstruction_errors(x, torch.full_like(x, float("nan")))
+    late = xh.clone()
+    late[-1, -1, -1, 0, 0] = float("inf")  # only in the last block
+    for fn in (REC.reconstruction_errors, REC.ssim, REC.mse):
+        with pytest.raises(MetricError, match="NaN/Inf"):
+            fn(x, late)
 
 
 def test_ssim_psnr_temporal_known_values():
