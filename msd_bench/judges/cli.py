@@ -236,7 +236,8 @@ def train_cmd(
 
     Trains on the train split, keeps the epoch with the best validation accuracy, reports the test
     accuracy of every head, exports ONNX (checked against torch) and writes the card. Deterministic:
-    the same dataset revision, seed and thread count give the same judge. A few minutes on 2 CPU cores.
+    the same dataset revision, seed and thread count give the same judge. 2 to 10 minutes on 2 CPU cores;
+    about an hour for each dsprites judge (full resolution, 1,800-2,400 steps).
 
     Example: msd-bench judges train sprites --epochs 6 --seed 0
     """
