@@ -13,12 +13,6 @@ from msd_bench.datasets.generators import digits, dsprites, shapes3d
 NAMES = ["sprites", "dsprites-static", "dsprites-dynamic", "3dshapes-dynamic", "moving-digits"]
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MSD_BENCH_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 def test_registry_lists_the_five_builtins():
     assert [s.name for s in list_datasets()] == NAMES
     expected = {

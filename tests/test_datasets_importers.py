@@ -20,12 +20,6 @@ from msd_bench.errors import DatasetError
 runner = CliRunner()
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MSD_BENCH_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 def _no_tmp(folder):
     return not folder.exists() or not any(p.name.startswith(".") for p in folder.rglob("*"))
 

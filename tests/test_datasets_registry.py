@@ -14,12 +14,6 @@ from msd_bench.errors import DatasetError
 runner = CliRunner()
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MSD_BENCH_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 def _no_partial_files(cache):
     d = cache / "datasets"
     return not d.exists() or not any(p.name.startswith(".") or p.suffix == ".tmp" for p in d.rglob("*"))

@@ -16,12 +16,6 @@ COMMITTED = list_judges()
 BUILT_IN = ["sprites", "dsprites-static", "dsprites-dynamic", "3dshapes-dynamic", "moving-digits"]
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MSD_BENCH_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 def test_committed_judges_are_built_in_datasets():
     assert COMMITTED, "no committed judge found in msd_bench/judges/artifacts"
     assert set(COMMITTED) <= set(BUILT_IN)

@@ -16,6 +16,8 @@ from msd_bench.methods.nets import kl_normal, kl_std_normal
 from msd_bench.methods.skd import fit_koopman
 from msd_bench.methods.synthetic import TinyDataset
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
+
 SHAPE = (4, 3, 16, 16)
 
 
@@ -234,13 +236,3 @@ def test_skd_swap_moves_whole_eigenmodes():
     z = model.latent(x)
     direct = model.frames_out(model._decode_res(z), 4, SHAPE[0])
     assert torch.allclose(model.decode(model.encode(x)), direct, atol=1e-4)
-
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is faster than two on a busy 2-core machine (no spin-waiting)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
