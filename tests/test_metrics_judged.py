@@ -131,3 +131,26 @@ def test_metric_value_positional_contract():
     assert (v.value, v.ci_low, v.ci_high, v.n, v.version, v.higher_is_better) == (0.5, 0.4, 0.6, 10, "2", False)
     assert v.applicable and v.format() == "0.500 [0.400, 0.600]"
     assert MetricValue(float("nan")).to_dict()["value"] is None
+
+
+def test_judged_values_finite_at_a_logit_gap_of_1e4():
+    # two sequences, one-hot at a gap of 1e4 (softmax then log would give -inf): exact answers
+    gap = 1e4
+    logits = torch.tensor([[gap, 0.0, 0.0], [0.0, gap, 0.0]], dtype=torch.float64)
+    vals = J.judged_values(logits, torch.tensor([0, 0]), n_boot=50, seed=0)
+    assert vals["accuracy"].value == pytest.approx(0.5)
+    assert vals["inception_score"].value == pytest.approx(2.0, rel=1e-12)  # two equally frequent classes
+    assert vals["h_y_given_x"].value == pytest.approx(0.0, abs=1e-12)
+    assert vals["h_y"].value == pytest.approx(math.log(2), rel=1e-12)
+    for v in vals.values():
+        assert math.isfinite(v.value)
+        assert v.ci_low is None or math.isfinite(v.ci_low)
+    # the plain functions agree, and a soft row mixed with a 1e4 gap stays finite
+    assert J.inception_score(logits) == pytest.approx(2.0, rel=1e-12)
+    mixed = torch.tensor([[gap, -gap, 0.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    p2 = torch.full((3,), 1 / 3, dtype=torch.float64)
+    py = (torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64) + p2) / 2
+    hy = float(-(py[py > 0] * py[py > 0].log()).sum())
+    assert J.marginal_entropy(mixed) == pytest.approx(hy, rel=1e-12)
+    assert J.conditional_entropy(mixed) == pytest.approx(math.log(3) / 2, rel=1e-12)
+    assert J.inception_score(mixed) == pytest.approx(math.exp(hy - math.log(3) / 2), rel=1e-12)

@@ -56,11 +56,21 @@ def _t(x, what: str, ndim: int) -> torch.Tensor:
     return t
 
 
-def _probs(logits) -> torch.Tensor:
+def _log_probs(logits) -> torch.Tensor:
+    """log p(y|x) = log_softmax(logits) in float64: finite for any finite logits (no underflow to -inf)."""
     t = _t(logits, "logits [B, n_classes]", 2)
     if t.shape[0] < 1:
         raise MetricError("logits has no rows; expected at least one sequence")
-    return torch.softmax(t.double(), dim=1)
+    return torch.log_softmax(t.double(), dim=1)
+
+
+def _probs(logits) -> torch.Tensor:
+    return torch.exp(_log_probs(logits))
+
+
+def _log_marginal(logp: torch.Tensor) -> torch.Tensor:
+    """log p(y) = log E_x p(y|x) = logsumexp_x log p(y|x) - log B, ``[1, n]`` (finite)."""
+    return torch.logsumexp(logp, dim=0, keepdim=True) - np.log(logp.shape[0])
 
 
 def correct(logits, target) -> torch.Tensor:
@@ -105,17 +115,17 @@ def inception_score(logits) -> float:
     Salimans et al. Improved Techniques for Training GANs. NeurIPS 2016; used for sequential
     disentanglement by S3VAE (Zhu et al. 2020) and C-DSVAE (Bai et al. 2021).
     """
-    p = _probs(logits)
-    return float(torch.exp(_kl_to_marginal(p).mean()))
+    return float(torch.exp(_kl_to_marginal(_log_probs(logits)).mean()))
 
 
-def _kl_to_marginal(p: torch.Tensor) -> torch.Tensor:
-    py = p.mean(dim=0, keepdim=True)
-    return torch.where(p > 0, p * (torch.log(p) - torch.log(py)), torch.zeros_like(p)).sum(dim=1)
+def _kl_to_marginal(logp: torch.Tensor) -> torch.Tensor:
+    """KL(p(y|x) || p(y)) per row from log-probabilities (all terms finite)."""
+    return (torch.exp(logp) * (logp - _log_marginal(logp))).sum(dim=1)
 
 
-def _entropy_rows(p: torch.Tensor) -> torch.Tensor:
-    return -torch.where(p > 0, p * torch.log(p), torch.zeros_like(p)).sum(dim=-1)
+def _entropy_rows_log(logp: torch.Tensor) -> torch.Tensor:
+    """-sum_c p log p per row from log-probabilities (p = 0 cells contribute exactly 0)."""
+    return -(torch.exp(logp) * logp).sum(dim=-1)
 
 
 def conditional_entropy(logits) -> float:
@@ -125,7 +135,7 @@ def conditional_entropy(logits) -> float:
     -------
     float in [0, log n]; lower is better (the judge is sure what it sees).
     """
-    return float(_entropy_rows(_probs(logits)).mean())
+    return float(_entropy_rows_log(_log_probs(logits)).mean())
 
 
 def marginal_entropy(logits) -> float:
@@ -135,7 +145,8 @@ def marginal_entropy(logits) -> float:
     -------
     float in [0, log n]; higher is better for generated samples (diverse classes).
     """
-    return float(_entropy_rows(_probs(logits).mean(dim=0)))
+    logpy = _log_marginal(_log_probs(logits))
+    return float(_entropy_rows_log(logpy)[0])
 
 
 def label_distribution(labels, n_classes: int | None = None) -> np.ndarray:
@@ -262,22 +273,37 @@ def judged_values(
     seed: int = 0,
     extra: dict | None = None,
 ) -> dict[str, MetricValue]:
-    """Accuracy (when ``target`` is given), IS, H(y|x) and H(y) of one head as MetricValues.
+    r"""Accuracy (when ``target`` is given), IS, H(y|x) and H(y) of one head as MetricValues.
 
-    Intervals: bootstrap over sequences (``n_boot`` resamples, seeded).
+    Every quantity is computed from :math:`\log p(y\mid x)` = ``log_softmax(logits)`` (float64), so
+    finite logits give finite values whatever their gap (a softmax followed by a log underflows to
+    :math:`-\infty` once two logits differ by more than about 745). Intervals: bootstrap over
+    sequences (``n_boot`` resamples, seeded).
+
+    Parameters
+    ----------
+    logits : [B, n] finite
+    target : int [B], optional
+        Ground-truth classes; gives ``accuracy``.
+
+    Returns
+    -------
+    dict with ``accuracy`` (when ``target`` is given), ``inception_score``, ``h_y_given_x``, ``h_y``.
     """
-    p = _probs(logits)
+    logp = _log_probs(logits)
     out: dict[str, MetricValue] = {}
     extra = dict(extra or {})
     if target is not None:
-        out["accuracy"] = from_samples("accuracy", correct(p, target).cpu().numpy(), seed=seed, extra=extra)
-    pn = p.cpu().numpy()
+        out["accuracy"] = from_samples("accuracy", correct(logp, target).cpu().numpy(), seed=seed, extra=extra)
+    pn = torch.exp(logp).cpu().numpy()
+    is_value = float(torch.exp(_kl_to_marginal(logp).mean()))
     out["inception_score"] = from_statistic(
-        "inception_score", inception_score(torch.log(p)), pn, _boot_is, n_boot=n_boot, seed=seed, extra=extra,
+        "inception_score", is_value, pn, _boot_is, n_boot=n_boot, seed=seed, extra=extra,
     )
-    out["h_y_given_x"] = from_samples("h_y_given_x", _entropy_rows(p).cpu().numpy(), seed=seed, extra=extra)
+    out["h_y_given_x"] = from_samples("h_y_given_x", _entropy_rows_log(logp).cpu().numpy(), seed=seed, extra=extra)
     out["h_y"] = from_statistic(
-        "h_y", float(_entropy_rows(p.mean(dim=0))), pn, _boot_hy, n_boot=n_boot, seed=seed, extra=extra,
+        "h_y", float(_entropy_rows_log(_log_marginal(logp))[0]), pn, _boot_hy, n_boot=n_boot, seed=seed,
+        extra=extra,
     )
     return out
 
