@@ -90,13 +90,13 @@ def test_oracle_scores_at_the_ceiling_and_shuffled_near_chance(ds, monkeypatch):
     good = score(SpritesOracle(ds)).scores
     bad = score(SpritesOracle(ds, shuffle=True)).scores
     assert get_spec("sprites").factors[0].name == "body"
-    for name in ("two_factor_swap.static_accuracy", "two_factor_swap.dynamic_accuracy",
+    for name in ("static_dynamic_swap.static_accuracy", "static_dynamic_swap.dynamic_accuracy",
                  "generation.sample_static.accuracy", "generation.sample_dynamic.accuracy",
                  "multi_swap.kept_accuracy"):
         assert good[name].value > 0.97, (name, good[name].value)
         assert bad[name].value < 0.45, (name, bad[name].value)
-    assert good["multi_swap.error"].value < 0.05
+    assert good["multi_swap.cell_error"].value < 0.05
     # chance model: every diagonal entry ~0.8 below its target, off-diagonal entries at target
-    assert bad["multi_swap.error"].value > 0.12
+    assert bad["multi_swap.cell_error"].value > 0.12
     # sampled static factors are diverse: IS near the number of classes (6) for the oracle
     assert good["generation.sample_static.inception_score"].value > 5.0

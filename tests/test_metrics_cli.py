@@ -36,7 +36,7 @@ def test_list_shows_names_versions_directions():
     rows = {r["name"]: r for r in json.loads(res.output)}
     assert rows["mig"]["higher_is_better"] is True and rows["mig"]["version"] == "1"
     assert rows["gaussian_total_correlation"]["higher_is_better"] is False
-    assert "prior" in rows["multi_sample.error"]["needs"]
+    assert "prior" in rows["multi_sample.cell_error"]["needs"]
     res = runner.invoke(app, ["metrics", "list"])
     assert res.exit_code == 0 and "local_sample_consistency" in res.output
 

@@ -160,7 +160,7 @@ def test_oracle_two_factor_swap_at_ceiling_shuffled_at_chance(world):
     res = I.two_factor_swap(Oracle(), ExactJudge(), x, y, FACTORS, n=600, seed=1)
     for f in FACTORS:
         assert res[f.name]["accuracy"].value == 1.0
-    assert res["color"]["swap_consistency"].value == 1.0
+    assert res["color"]["swap_frame_accuracy"].value == 1.0
     assert res["color"]["global_sample_consistency"].value == 1.0
     bad = I.two_factor_swap(Shuffled(), ExactJudge(), x, y, FACTORS, n=600, seed=1)
     for f in FACTORS:
@@ -192,7 +192,7 @@ def test_no_prior_is_not_applicable(world):
     v = res["motion"]["accuracy"]
     assert not v.applicable and v.value is None and "no static prior" in v.reason
     ms = I.multi_factor_swap(NoPrior(), ExactJudge(), x, y, FACTORS, CHANNELS, mode="sample")
-    assert not ms["error"].applicable and ms["kept_accuracy"].value is None
+    assert not ms["cell_error"].applicable and ms["kept_accuracy"].value is None
 
 
 def test_same_seed_same_numbers(world):
@@ -210,13 +210,13 @@ def test_multi_factor_swap_oracle_and_shuffled(world):
     A, Tm = np.array(res["matrix"]), np.array(res["target"])
     assert np.all(np.diag(A) == 1.0)
     assert res["kept_accuracy"].value == 1.0 and res["partner_accuracy"].value == 1.0
-    assert res["error"].value < 0.04  # off-diagonal agreement with a is chance agreement of the pair
-    assert res["error"].ci_low <= res["error"].value <= res["error"].ci_high
+    assert res["cell_error"].value < 0.04  # off-diagonal agreement with a is chance agreement of the pair
+    assert res["cell_error"].ci_low <= res["cell_error"].value <= res["cell_error"].ci_high
     bad = I.multi_factor_swap(Shuffled(), ExactJudge(), x, y, FACTORS, CHANNELS, mode="swap", n=600, seed=3)
     assert np.all(np.abs(np.diag(np.array(bad["matrix"])) - [1 / 3, 1 / 4, 1 / 3]) < 0.08)
-    assert bad["error"].value > 0.15
+    assert bad["cell_error"].value > 0.15
     smp = I.multi_factor_swap(Oracle(), ExactJudge(), x, y, FACTORS, CHANNELS, mode="sample", n=600, seed=3)
-    assert smp["kept_accuracy"].value == 1.0 and smp["error"].value < 0.04
+    assert smp["kept_accuracy"].value == 1.0 and smp["cell_error"].value < 0.04
     assert np.allclose(np.array(smp["target"])[0], [1.0, Tm[0, 1], Tm[0, 2]])
 
 
@@ -254,6 +254,53 @@ def test_class_balanced_indices():
     assert idx.unique().numel() == 200
     frac = y[idx, 0].float().mean().item()
     assert 0.35 < frac < 0.65  # balanced, though only 10 % of rows are class 1
+
+
+# --- MSD and C-DSVAE protocols ---------------------------------------------------------------------
+def test_msd_protocol_oracle_shuffled_and_missing(world):
+    from msd_bench.metrics import msd as M
+
+    x, y = world
+    ok = M.msd_interventions(Oracle(), ExactJudge(), x, y, FACTORS, CHANNELS, mode="swap", n=600, seed=3)
+    A = np.array(ok["multi_matrix"])
+    assert np.all(np.diag(A) == 1.0)
+    assert ok["multi_factor"].value == pytest.approx(M.multi_factor_score(A, [3, 4, 3])["score"])
+    assert ok["multi_factor"].value > 0.97  # off-diagonal cells sit at the pair's chance agreement ~ 1/n
+    assert ok["two_factor"].value > 0.97
+    assert ok["consistency_swap"].value == 1.0  # kept factor follows a, the other static factor b, every frame
+    assert ok["multi_factor"].ci_low <= ok["multi_factor"].value <= ok["multi_factor"].ci_high
+    bad = M.msd_interventions(Shuffled(), ExactJudge(), x, y, FACTORS, CHANNELS, mode="swap", n=600, seed=3)
+    assert bad["multi_factor"].value < 0.75 and bad["two_factor"].value < 0.75
+    assert bad["consistency_swap"].value < 0.5
+    smp = M.msd_interventions(Oracle(), ExactJudge(), x, y, FACTORS, CHANNELS, mode="sample", n=600, seed=3)
+    assert smp["multi_factor"].value > 0.97
+    assert smp["global_sample_consistency"].value == 1.0 and smp["local_sample_consistency"].value == 1.0
+    # shape without channels: a missing row, scored as the worst case like MSD
+    part = M.msd_interventions(Oracle(), ExactJudge(), x, y, FACTORS, {"color": [0], "motion": [2]}, n=600, seed=3)
+    assert part["missing"] == ["shape"]
+    Ap = np.array(part["multi_matrix"])
+    assert part["multi_factor"].value == pytest.approx(M.multi_factor_score(Ap, [3, 4, 3], missing=[1])["score"])
+    assert part["multi_factor"].value < ok["multi_factor"].value - 0.25
+    na = M.msd_interventions(NoPrior(), ExactJudge(), x, y, FACTORS, CHANNELS, mode="sample")
+    assert not na["multi_factor"].applicable and "prior" in na["multi_factor"].reason
+
+
+def test_cdsvae_protocol_oracle_and_no_prior(world):
+    from msd_bench.metrics import msd as M
+
+    x, y = world
+    res = M.cdsvae_generation(Oracle(), ExactJudge(), x, y, FACTORS, seed=2)
+    assert set(res) == {"motion"}  # the kept (dynamic) head only
+    m = res["motion"]
+    assert m["accuracy"].value == 1.0 and m["accuracy"].n == x.shape[0]
+    n_bal = 3 * int(np.bincount(y[:, 2].numpy()).min())
+    assert m["inception_score"].n == n_bal
+    assert m["inception_score"].value == pytest.approx(3.0, rel=1e-6)  # balanced, one-hot: IS = n_classes
+    assert m["h_y"].value == pytest.approx(np.log(3), rel=1e-6) and m["h_y_given_x"].value < 1e-6
+    bad = M.cdsvae_generation(Shuffled(), ExactJudge(), x, y, FACTORS, seed=2)["motion"]
+    assert abs(bad["accuracy"].value - 1 / 3) < 0.08
+    na = M.cdsvae_generation(NoPrior(), ExactJudge(), x, y, FACTORS)["motion"]["accuracy"]
+    assert not na.applicable and "static prior" in na.reason
 
 
 # --- reconstruction --------------------------------------------------------------------------------

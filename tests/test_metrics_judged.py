@@ -90,7 +90,7 @@ def test_metric_values_carry_n_ci_version():
     again = J.judged_values(logits, target, seed=3)
     assert again["h_y"].to_dict() == vals["h_y"].to_dict()  # same seed, same numbers
     cons = J.consistency_values(torch.stack([logits[:200], logits[200:]], 1), target[:200])
-    assert set(cons) == {"swap_consistency", "global_sample_consistency", "local_sample_consistency"}
+    assert set(cons) == {"swap_frame_accuracy", "global_sample_consistency", "local_sample_consistency"}
 
 
 def test_bootstrap_and_repeats():

@@ -1,8 +1,10 @@
 """The metric groups run by :func:`msd_bench.harness.runner.evaluate` and their shared context.
 
-A group is a function ``group(ctx) -> list[MetricValue]``. The :class:`EvalContext` owns the data of
-one run (the evaluation subset of the split, its labels, the cached encodings, seeded generators)
-so that every group reuses the same encodings and the same random choices.
+A group is a function ``group(ctx) -> list[MetricValue]``; :data:`GROUPS` lists them in run order.
+The :class:`EvalContext` owns the data of one run (the evaluation subset of the split, its labels,
+the cached encodings, seeded generators) so that every group reuses the same encodings and the same
+random choices. Every score name is registered in :mod:`msd_bench.metrics` (headlines in
+:mod:`msd_bench.metrics.aggregates`); the pictures are drawn by :mod:`msd_bench.harness.pictures`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ import numpy as np
 import torch
 
 from ..errors import MetricError
+from ..metrics import aggregates as _aggregates  # noqa: F401  (registers the headline scores written here)
+from ..metrics import base as _mb
+from ..metrics import reconstruction as rec
+from ..metrics import representation as rep
+from ..metrics.base import MetricValue, from_samples
+from ..metrics.exploration import explore_channels, features_from_latents
+from ..metrics.interventions import generation_metrics, multi_factor_swap, two_factor_swap
+from ..metrics.msd import cdsvae_generation, group_dci, msd_interventions
+from . import pictures
 from .interface import Latents
 
 #: sequences of the train split encoded to fit the latent exploration (channel map) and the
@@ -121,52 +132,6 @@ class EvalContext:
 
 
 # ===================================================================================== metric groups
-from ..metrics import base as _mb  # noqa: E402  (registry of metric definitions)
-from ..metrics.base import MetricValue, from_samples  # noqa: E402
-
-_SUITE = "suite"
-_HEADLINES = {
-    "reconstruction.judge_accuracy.mean": (True, "Judge accuracy on reconstructions, mean over factors"),
-    "reconstruction.judge_ceiling.mean": (True, "Judge accuracy on the evaluated inputs themselves, mean over "
-                                                "factors: the measured ceiling of the judged metrics"),
-    "two_factor_swap.static_accuracy": (True, "Static<->dynamic swap: static factors follow the static source "
-                                              "(mean over static factors)"),
-    "two_factor_swap.dynamic_accuracy": (True, "Static<->dynamic swap: dynamic factors follow the dynamic source "
-                                               "(mean over dynamic factors)"),
-    "two_factor_swap.accuracy.mean": (True, "Static<->dynamic swap accuracy, mean over all factors"),
-    "two_factor_swap.swap_consistency": (True, "Swap consistency of static frame heads after a static<->dynamic "
-                                               "swap (mean over static factors)"),
-    "generation.sample_static.accuracy": (True, "Sample the static code: judge accuracy of the kept dynamic "
-                                                "factors (mean)"),
-    "generation.sample_static.inception_score": (True, "Sample the static code: IS of the sampled static "
-                                                       "factors' heads (mean)"),
-    "generation.sample_static.h_y_given_x": (False, "Sample the static code: H(y|x) of the sampled static "
-                                                    "factors (mean, nats)"),
-    "generation.sample_static.h_y": (True, "Sample the static code: H(y) of the sampled static factors "
-                                           "(mean, nats)"),
-    "generation.sample_dynamic.accuracy": (True, "Sample the dynamics: judge accuracy of the kept static "
-                                                 "factors (mean)"),
-    "generation.sample_dynamic.inception_score": (True, "Sample the dynamics: IS of the sampled dynamic "
-                                                        "factors' heads (mean)"),
-    "generation.sample_dynamic.h_y_given_x": (False, "Sample the dynamics: H(y|x) of the sampled dynamic "
-                                                     "factors (mean, nats)"),
-    "generation.sample_dynamic.h_y": (True, "Sample the dynamics: H(y) of the sampled dynamic factors "
-                                            "(mean, nats)"),
-    "generation.global_sample_consistency": (True, "Sample the dynamics: frames agreeing with the sequence's "
-                                                   "modal static prediction (mean over static factors)"),
-    "generation.local_sample_consistency": (True, "Sample the dynamics: consecutive frames agreeing on static "
-                                                  "factors (mean over static factors)"),
-    "exploration.test_accuracy.mean": (True, "Latent exploration: test accuracy from all channels, mean over "
-                                             "factors"),
-    "exploration.assigned_accuracy.mean": (True, "Latent exploration: test accuracy from each factor's "
-                                                 "assigned channels, mean over factors"),
-    "explicitness.test": (True, "Explicitness on the test split (macro ROC-AUC)"),
-    "explicitness.train": (True, "Explicitness on the train split (macro ROC-AUC)"),
-}
-for _name, (_hib, _desc) in _HEADLINES.items():
-    _mb.register(_name, "1", _hib, _desc, group=_SUITE)
-
-
 def _aggregate(name: str, values: list[MetricValue], key: str = "factor") -> MetricValue:
     """Mean of per-factor values; the interval is the mean of the per-factor bounds.
 
@@ -206,8 +171,6 @@ def _with_factor(per_factor: dict[str, dict[str, MetricValue]], metric: str, nam
 
 def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
     """MSE, PSNR, SSIM, temporal consistency and judge accuracy on reconstructions."""
-    from ..metrics import reconstruction as rec
-
     per: dict[str, list[torch.Tensor]] = {"mse": [], "psnr": [], "ssim": [], "temporal_consistency": []}
     labels = ctx.labels()
     correct: dict[str, list[torch.Tensor]] = {f.name: [] for f in ctx.factors if not f.ignore}
@@ -217,7 +180,7 @@ def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
         for k, v in rec.reconstruction_errors(x, xh).items():
             per[k].append(v.cpu())
         if ctx.pictures_dir is not None and sl.start == 0:
-            _save_reconstruction_pictures(ctx, x, xh)
+            pictures.save_reconstruction(ctx, x, xh)
         out, real = ctx.judge(xh), ctx.judge(x)
         for f in ctx.factors:
             if f.name in correct:
@@ -239,28 +202,24 @@ def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
     return values
 
 
-def group_two_factor_swap(ctx: EvalContext) -> list[MetricValue]:
-    """Static <-> dynamic swap between class-balanced random pairs."""
-    from ..metrics.interventions import two_factor_swap
-
+def group_static_dynamic_swap(ctx: EvalContext) -> list[MetricValue]:
+    """Static <-> dynamic swap (the model's own split) between class-balanced random pairs."""
     res = two_factor_swap(ctx.model, ctx.judge, ctx.uint8(), ctx.labels().cpu(), ctx.factors,
                           n=min(1000, ctx.n), seed=ctx.seed, batch_size=ctx.batch_size, device=ctx.device)
     statics = [f.name for f in ctx.factors if f.type == "static" and not f.ignore]
     dynamics = [f.name for f in ctx.factors if f.type == "dynamic" and not f.ignore]
     if ctx.pictures_dir is not None:
-        _save_swap_pictures(ctx)
+        pictures.save_swap(ctx)
     return [
-        _aggregate("two_factor_swap.static_accuracy", _with_factor(res, "accuracy", statics)),
-        _aggregate("two_factor_swap.dynamic_accuracy", _with_factor(res, "accuracy", dynamics)),
-        _aggregate("two_factor_swap.accuracy.mean", _with_factor(res, "accuracy", statics + dynamics)),
-        _aggregate("two_factor_swap.swap_consistency", _with_factor(res, "swap_consistency", statics)),
+        _aggregate("static_dynamic_swap.static_accuracy", _with_factor(res, "accuracy", statics)),
+        _aggregate("static_dynamic_swap.dynamic_accuracy", _with_factor(res, "accuracy", dynamics)),
+        _aggregate("static_dynamic_swap.accuracy.mean", _with_factor(res, "accuracy", statics + dynamics)),
+        _aggregate("static_dynamic_swap.static_frame_accuracy", _with_factor(res, "swap_frame_accuracy", statics)),
     ]
 
 
 def group_generation(ctx: EvalContext) -> list[MetricValue]:
     """Generation metrics in both modes (not applicable without the needed prior)."""
-    from ..metrics.interventions import generation_metrics
-
     x, y = ctx.uint8(), ctx.labels().cpu()
     statics = [f.name for f in ctx.factors if f.type == "static" and not f.ignore]
     dynamics = [f.name for f in ctx.factors if f.type == "dynamic" and not f.ignore]
@@ -278,15 +237,13 @@ def group_generation(ctx: EvalContext) -> list[MetricValue]:
                     out.append(_aggregate(f"generation.{m}", vals or [MetricValue.not_applicable(
                         m, "model has no dynamic prior")]))
     if ctx.pictures_dir is not None:
-        _save_sample_pictures(ctx)
+        pictures.save_samples(ctx)
     return out
 
 
 def channel_map(ctx: EvalContext):
     """The latent exploration's channel map, fit on the train subset (cached)."""
     if "channel_map" not in ctx.cache:
-        from ..metrics.exploration import explore_channels, features_from_latents
-
         zt, yt = ctx.train_latents()
         z = ctx.latents()
         names, cols = zip(*[(f.name, f.index) for f in ctx.factors if not f.ignore], strict=True)
@@ -319,9 +276,7 @@ def _rate_with_ci(name: str, rate: float, n: int, seed: int, extra: dict) -> Met
 
 
 def group_multi_factor(ctx: EvalContext) -> list[MetricValue]:
-    """MSD multi-factor swap and sample with the corrected chance level."""
-    from ..metrics.interventions import multi_factor_swap
-
+    """Multi-factor swap and sample (MSD's interventions) scored by msd-bench: all-cell error, Σp² chance."""
     cmap = channel_map(ctx)
     x, y = ctx.uint8(), ctx.labels().cpu()
     out: list[MetricValue] = []
@@ -329,13 +284,55 @@ def group_multi_factor(ctx: EvalContext) -> list[MetricValue]:
         res = multi_factor_swap(ctx.model, ctx.judge, x, y, ctx.factors, cmap, mode=mode,  # type: ignore[arg-type]
                                 n=min(1000, ctx.n), seed=ctx.seed, batch_size=ctx.batch_size, device=ctx.device)
         detail = {k: res[k] for k in ("matrix", "target", "partner_matrix", "factors", "channels") if k in res}
-        for key in ("error", "kept_accuracy", "partner_accuracy"):
+        for key in ("cell_error", "kept_accuracy", "partner_accuracy"):
             if key in res:
                 mv = res[key]
                 out.append(replace(mv, extra={**mv.extra, **detail}))
     if ctx.pictures_dir is not None:
-        _save_factor_swap_picture(ctx, cmap)
+        pictures.save_factor_swap(ctx, cmap)
     return out
+
+
+def group_msd(ctx: EvalContext) -> list[MetricValue]:
+    """The MSD benchmark's published scores (``msd.*``; definitions in :mod:`msd_bench.metrics.msd`).
+
+    Multi-factor and two-factor swap / sample (1 - (on + off)/2, chance 1/n), the per-factor
+    consistency swap, the global / local sample consistencies (named by their definitions) and MSD's
+    group DCI on the exploration's importance matrix and channel map.
+    """
+    cmap = channel_map(ctx)
+    x, y = ctx.uint8(), ctx.labels().cpu()
+    out: list[MetricValue] = []
+    keys = {"swap": ("multi_factor", "two_factor", "consistency_swap"),
+            "sample": ("multi_factor", "two_factor", "global_sample_consistency", "local_sample_consistency")}
+    for mode in ("swap", "sample"):
+        res = msd_interventions(ctx.model, ctx.judge, x, y, ctx.factors, cmap, mode=mode,  # type: ignore[arg-type]
+                                n=min(1000, ctx.n), seed=ctx.seed, batch_size=ctx.batch_size, device=ctx.device)
+        out += [res[k] for k in keys[mode]]
+    mapping = {name: cmap.channels(name) for name in cmap.factor_names if cmap.channels(name)}
+    info = {"estimator": cmap.method, "importance": "channel map (fit on train)", "groups": mapping}
+    try:
+        d = group_dci(cmap.importance, mapping)
+    except MetricError as exc:
+        reason = str(exc)
+        out += [MetricValue.not_applicable("msd.dci.modularity", reason),
+                MetricValue.not_applicable("msd.dci.compactness", reason)]
+        return out
+    for key, per in (("modularity", "per_group"), ("compactness", "per_factor")):
+        info_k = _mb.get_info(f"msd.dci.{key}")
+        out.append(MetricValue(name=info_k.name, value=float(d[key]), n=int(cmap.n_train), version=info_k.version,
+                               higher_is_better=info_k.higher_is_better,
+                               extra={**info, per: [float(v) for v in d[per]]}))
+    return out
+
+
+def group_cdsvae(ctx: EvalContext) -> list[MetricValue]:
+    """C-DSVAE's generation protocol (``cdsvae.*``): static code resampled, kept dynamic heads judged."""
+    res = cdsvae_generation(ctx.model, ctx.judge, ctx.uint8(), ctx.labels().cpu(), ctx.factors, seed=ctx.seed,
+                            batch_size=ctx.batch_size, device=ctx.device)
+    kept = list(res)
+    return [_aggregate(f"cdsvae.{m}", _with_factor(res, m, kept))
+            for m in ("accuracy", "inception_score", "h_y_given_x", "h_y")]
 
 
 def _sequence_codes(z: Latents) -> np.ndarray:
@@ -345,8 +342,6 @@ def _sequence_codes(z: Latents) -> np.ndarray:
 
 def group_representation(ctx: EvalContext) -> list[MetricValue]:
     """disentanglement_lib-style metrics of the codes vs the factors (fit on train, scored on test)."""
-    from ..metrics import representation as rep
-
     cols = [f.index for f in ctx.factors if not f.ignore]
     zt, yt = ctx.train_latents()
     z = ctx.latents()
@@ -379,17 +374,21 @@ def group_representation(ctx: EvalContext) -> list[MetricValue]:
 #: group name -> function(ctx) -> list of MetricValue, in run order
 GROUPS: dict[str, Callable[[EvalContext], list[MetricValue]]] = {
     "reconstruction": group_reconstruction,
-    "two_factor_swap": group_two_factor_swap,
+    "static_dynamic_swap": group_static_dynamic_swap,
     "generation": group_generation,
     "exploration": group_exploration,
     "multi_factor": group_multi_factor,
+    "msd": group_msd,
+    "cdsvae": group_cdsvae,
     "representation": group_representation,
 }
 
+#: group names of earlier versions, still accepted by ``--metrics``
+GROUP_ALIASES = {"two_factor_swap": "static_dynamic_swap"}
 
 #: groups whose numbers depend on random choices (pairs, prior samples): repeated with seeds
 #: ``seed, seed + 1, ...`` when ``repeats > 1``
-RANDOMISED = ("two_factor_swap", "generation", "multi_factor")
+RANDOMISED = ("static_dynamic_swap", "generation", "multi_factor", "msd", "cdsvae")
 
 
 def run_group(name: str, ctx: EvalContext) -> list[MetricValue]:
@@ -421,6 +420,7 @@ def resolve_groups(metrics: str | list[str]) -> list[str]:
         names = list(GROUPS) if metrics.strip() == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
     else:
         names = list(metrics)
+    names = list(dict.fromkeys(GROUP_ALIASES.get(m, m) for m in names))
     unknown = [m for m in names if m not in GROUPS]
     if unknown or not names:
         raise MetricError(
@@ -428,88 +428,3 @@ def resolve_groups(metrics: str | list[str]) -> list[str]:
             f"expected 'all' or a comma-separated list of: {', '.join(GROUPS)}"
         )
     return names
-
-
-# ========================================================================================= pictures
-def _pair_labels(ctx: EvalContext, positions: np.ndarray) -> list[str]:
-    y = ctx.dataset.labels()[ctx.subset()[positions]]
-    out = []
-    for row in y:
-        parts = []
-        for f in ctx.factors:
-            names = {v: k for k, v in f.values.items()} if getattr(f, "values", None) else {}
-            parts.append(str(names.get(int(row[f.index]), int(row[f.index]))))
-        out.append("/".join(parts))
-    return out
-
-
-def _save_reconstruction_pictures(ctx: EvalContext, x: torch.Tensor, xh: torch.Tensor) -> None:
-    from .pictures import interleave, save_gif, save_png, video_grid
-
-    k = min(6, x.shape[0])
-    labels = [s for i in range(k) for s in (f"input {i}", f"recon {i}")]
-    grid = interleave(x[:k], xh[:k])
-    save_png(video_grid(grid, labels), ctx.pictures_dir / "reconstruction.png")  # type: ignore[operator]
-    save_gif(grid, ctx.pictures_dir / "reconstruction.gif", labels)  # type: ignore[operator]
-
-
-def _save_swap_pictures(ctx: EvalContext) -> None:
-    from .interface import static_mask, swap
-    from .pictures import save_gif, save_png, video_grid
-
-    g = torch.Generator().manual_seed(ctx.seed + 17)
-    k = min(4, ctx.n // 2)
-    pos = torch.randperm(ctx.n, generator=g)[: 2 * k].numpy()
-    xa, xb = ctx.videos(pos[:k]), ctx.videos(pos[k:])
-    za, zb = ctx.model.encode(xa), ctx.model.encode(xb)
-    mask = static_mask(za.static_dim, za.dynamic_dim, device=za.static.device)
-    ab = ctx.model.decode(swap(ctx.model, zb, za, mask))  # static of A, dynamic of B
-    ba = ctx.model.decode(swap(ctx.model, za, zb, mask))  # static of B, dynamic of A
-    rows, labels = [], []
-    la, lb = _pair_labels(ctx, pos[:k]), _pair_labels(ctx, pos[k:])
-    for i in range(k):
-        rows += [xa[i], xb[i], ab[i], ba[i]]
-        labels += [f"A {la[i]}", f"B {lb[i]}", "static A + dyn B", "static B + dyn A"]
-    grid = torch.stack(rows)
-    save_png(video_grid(grid, labels), ctx.pictures_dir / "swap.png")  # type: ignore[operator]
-    save_gif(grid, ctx.pictures_dir / "swap.gif", labels)  # type: ignore[operator]
-
-
-def _save_factor_swap_picture(ctx: EvalContext, cmap) -> None:
-    """Per-factor swap: for each factor, keep its channels of A and take every other channel from B."""
-    from .interface import swap
-    from .pictures import save_png, video_grid
-
-    g = torch.Generator().manual_seed(ctx.seed + 23)
-    pos = torch.randperm(ctx.n, generator=g)[:2].numpy()
-    xa, xb = ctx.videos(pos[:1]), ctx.videos(pos[1:])
-    za, zb = ctx.model.encode(xa), ctx.model.encode(xb)
-    la, lb = _pair_labels(ctx, pos[:1]), _pair_labels(ctx, pos[1:])
-    rows, labels = [xa[0], xb[0]], [f"A {la[0]}", f"B {lb[0]}"]
-    for f in ctx.factors:
-        if f.ignore:
-            continue
-        take_b = torch.ones(za.n_channels, dtype=torch.bool, device=za.static.device)
-        chans = cmap.channels(f.name)
-        if chans:
-            take_b[torch.as_tensor(chans, device=za.static.device)] = False
-        rows.append(ctx.model.decode(swap(ctx.model, za, zb, take_b))[0])
-        labels.append(f"keep {f.name} of A ({len(chans)} ch)")
-    save_png(video_grid(torch.stack(rows), labels), ctx.pictures_dir / "factor_swap.png")  # type: ignore[operator]
-
-
-def _save_sample_pictures(ctx: EvalContext) -> None:
-    from .pictures import save_gif, save_png, video_grid
-
-    if not (ctx.model.has_prior("static") and ctx.model.has_prior("dynamic")):
-        return
-    k = 8
-    t = ctx.dataset.shape[0]
-    g = ctx.generator(99)
-    from .interface import Latents as _L
-
-    z = _L(ctx.model.sample_static(k, g), ctx.model.sample_dynamic(k, t, g))
-    x = ctx.model.decode(z)
-    labels = [f"prior sample {i}" for i in range(k)]
-    save_png(video_grid(x, labels), ctx.pictures_dir / "samples.png")  # type: ignore[operator]
-    save_gif(x, ctx.pictures_dir / "samples.gif", labels)  # type: ignore[operator]

@@ -7,7 +7,9 @@ Modules (import what you need; nothing heavy is imported here):
 - :mod:`.codes` — ``score_codes``: every representation metric with intervals;
 - :mod:`.exploration` — latent exploration (channel maps), fast ``hist`` and reference ``gbt``;
 - :mod:`.judged` — accuracy, inception score, entropies, chance level, consistency;
-- :mod:`.interventions` — generation, two-factor swap, multi-factor swap / sample;
+- :mod:`.interventions` — generation, static <-> dynamic swap, multi-factor swap / sample (msd-bench's scores);
+- :mod:`.msd` — the MSD benchmark's and C-DSVAE's published scores (groups ``msd`` and ``cdsvae``);
+- :mod:`.aggregates` — registry entries of the suite's headline (mean over factors) scores;
 - :mod:`.reconstruction` — MSE, PSNR, SSIM, temporal consistency, judge accuracy on reconstructions.
 """
 

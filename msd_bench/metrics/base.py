@@ -162,7 +162,7 @@ def list_metrics() -> list[MetricInfo]:
 
 def _load_all() -> None:
     # Importing the modules registers their metrics.
-    from . import exploration, interventions, judged, reconstruction, representation  # noqa: F401
+    from . import aggregates, exploration, interventions, judged, msd, reconstruction, representation  # noqa: F401
 
 
 def bootstrap_ci(

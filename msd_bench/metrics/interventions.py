@@ -4,14 +4,18 @@
   dynamic code and samples the static code from the model's prior; ``"sample_dynamic"`` keeps the
   static code and samples the dynamics. Per factor head: judge accuracy of the *kept* factors against
   the ground truth, IS, H(y|x), H(y); sample consistency of static frame heads.
-- :func:`two_factor_swap`: static <-> dynamic swap between random pairs (a, b): the result takes its
-  static code from a and its dynamic code from b, so static factors must follow a and dynamic
-  factors b; swap consistency of static frame heads.
-- :func:`multi_factor_swap` (MSD): for each factor k keep k's channels (from a channel map) of a and
-  take every other channel from a partner b (``mode="swap"``) or from the prior (``mode="sample"``);
-  judge every factor and compare the agreement matrix ``A[k, j] = P(pred_j = y_a[j])`` with its
-  target ``T[k, j] = 1`` if ``j = k`` else :math:`\\sum_c p_{j,c}^2` (chance agreement of two draws
-  from factor j's label distribution; MSD uses 1/n_classes, wrong for unbalanced labels).
+- :func:`two_factor_swap` (scores ``static_dynamic_swap.*``): static <-> dynamic swap between random
+  pairs (a, b): the result takes its static code from a and its dynamic code from b, so static
+  factors must follow a and dynamic factors b; frame accuracy of static frame heads. This is *not*
+  MSD's two-factor swap, which swaps the channel map's static / dynamic channel groups and scores
+  1 - (on + off)/2 (``msd.two_factor_swap``, :mod:`msd_bench.metrics.msd`).
+- :func:`multi_factor_swap` (MSD's intervention, msd-bench's score ``multi_*.cell_error``): for
+  each factor k keep k's channels (from a channel map) of a and take every other channel from a
+  partner b (``mode="swap"``) or from the prior (``mode="sample"``); judge every factor and compare
+  the agreement matrix ``A[k, j] = P(pred_j = y_a[j])`` with its target ``T[k, j] = 1`` if
+  ``j = k`` else :math:`\\sum_c p_{j,c}^2` (chance agreement of two draws from factor j's label
+  distribution; MSD uses 1/n_classes, wrong for unbalanced labels) by the mean over all K² cells.
+  MSD's own score of the same matrix (1 - (on + off)/2, chance 1/n) is ``msd.multi_factor_*``.
 
 All randomness (which sequences, which pairs, prior samples) comes from ``seed`` through
 ``torch.Generator``: same model, data and seed give identical numbers. A model without the needed
@@ -40,12 +44,16 @@ __all__ = [
 ]
 
 _G = "interventions"
-register("two_factor_swap.accuracy", "1", True,
+# Version 2 of these names: version 1 called them two_factor_swap.* and multi_{swap,sample}.error, which
+# read as MSD's two-factor swap and multi-factor scores (different interventions / formulas: see
+# msd_bench.metrics.msd). Same definitions as version 1, new names.
+register("static_dynamic_swap.accuracy", "2", True,
          "Static<->dynamic swap: judge accuracy of each factor against the source it must follow",
          needs=("judge", "labels"), value_range="[0, 1]", group=_G)
 for _mode in ("swap", "sample"):
-    register(f"multi_{_mode}.error", "1", False,
-             f"Multi-factor {_mode}: mean |A - T| between the agreement matrix and its target",
+    register(f"multi_{_mode}.cell_error", "2", False,
+             f"Multi-factor {_mode}: mean |A - T| over all K^2 cells of the agreement matrix and its target "
+             "(T off the diagonal = sum p^2); not MSD's score (msd.multi_factor_*)",
              needs=("judge", "labels", "channel_map") + (("prior",) if _mode == "sample" else ()),
              value_range="[0, 1]", group=_G)
     register(f"multi_{_mode}.kept_accuracy", "1", True,
@@ -223,7 +231,7 @@ def two_factor_swap(
     Static factors must follow :math:`a` and dynamic factors :math:`b`:
     ``accuracy`` = :math:`P(\hat y_k = y_{src(k)})`; ``chance`` in ``extra`` is the accuracy of a
     factor that ignores the code (:math:`\sum_c p_c^2`). Static factors with frame heads also get
-    ``swap_consistency`` (frames predicting :math:`y_a`) and the sample consistencies.
+    ``swap_frame_accuracy`` (frames predicting :math:`y_a`) and the sample consistencies.
 
     Returns
     -------
@@ -256,7 +264,7 @@ def two_factor_swap(
         pred = torch.cat(seq[f.name])
         extra = {"factor": f.name, "follows": "a (static source)" if f.type == "static" else "b (dynamic source)",
                  "chance": chance_level(labels[ia][:, f.index])}
-        res[f.name] = {"accuracy": from_samples("two_factor_swap.accuracy", (pred == target).double().numpy(),
+        res[f.name] = {"accuracy": from_samples("static_dynamic_swap.accuracy", (pred == target).double().numpy(),
                                                 seed=seed, extra=extra)}
         if f.name in frame:
             res[f.name].update(consistency_values(torch.cat(frame[f.name]), ya[:, f.index], seed=seed,
@@ -304,21 +312,22 @@ def multi_factor_swap(
     :math:`A_{kj} = P(\hat y_j = y_{a,j})`; target :math:`T_{kj} = 1` for :math:`j = k`, else
     :math:`\sum_c p_{j,c}^2` over factor j's labels in the evaluated set.
 
-    Scores: ``error`` = :math:`\mathrm{mean}_{k,j}|A_{kj} - T_{kj}|` (lower is better, in [0, 1]),
+    Scores: ``cell_error`` = :math:`\mathrm{mean}_{k,j}|A_{kj} - T_{kj}|` over all K² cells (lower is
+    better, in [0, 1]; the diagonal weighs 1/K, unlike MSD's :math:`1 - (\mathrm{on}+\mathrm{off})/2`),
     ``kept_accuracy`` = :math:`\mathrm{mean}_k A_{kk}` and, for swaps, ``partner_accuracy`` =
     :math:`\mathrm{mean}_{k \ne j} P(\hat y_j = y_{b,j})` (higher is better). A factor without
     channels keeps nothing (its diagonal entry measures that honestly).
 
     Returns
     -------
-    dict with ``error``, ``kept_accuracy``, (``partner_accuracy``) as MetricValue, and ``matrix``
+    dict with ``cell_error``, ``kept_accuracy``, (``partner_accuracy``) as MetricValue, and ``matrix``
     (A), ``target`` (T), ``partner_matrix`` (swap mode), ``factors`` (order), ``channels`` (lists).
     """
     Latents, has_prior, swap = _latents()
     if mode not in ("swap", "sample"):
         raise MetricError(f"multi-factor mode must be 'swap' or 'sample', got {mode!r}")
     fs = _active(factors)
-    names = [f"multi_{mode}.error", f"multi_{mode}.kept_accuracy"] + (
+    names = [f"multi_{mode}.cell_error", f"multi_{mode}.kept_accuracy"] + (
         ["multi_swap.partner_accuracy"] if mode == "swap" else [])
     if mode == "sample" and not (has_prior(model, "static") and has_prior(model, "dynamic")):
         missing = [p for p in ("static", "dynamic") if not has_prior(model, p)]
@@ -372,7 +381,7 @@ def multi_factor_swap(
 
     extra = {"factors": [f.name for f in fs]}
     res: dict[str, Any] = {
-        "error": from_statistic(f"multi_{mode}.error", float(np.abs(A - target).mean()), a_all, err,
+        "cell_error": from_statistic(f"multi_{mode}.cell_error", float(np.abs(A - target).mean()), a_all, err,
                                 n_boot=n_boot, seed=seed, extra=extra),
         "kept_accuracy": from_samples(f"multi_{mode}.kept_accuracy", np.diagonal(a_all, axis1=1, axis2=2).mean(1),
                                       seed=seed, extra=extra),

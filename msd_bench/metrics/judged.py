@@ -25,6 +25,7 @@ __all__ = [
     "local_sample_consistency",
     "marginal_entropy",
     "swap_consistency",
+    "swap_frame_accuracy",
 ]
 
 _G = "judged"
@@ -36,7 +37,8 @@ register("h_y_given_x", "1", False, "H(y|x) = E_x H(p(y|x)) (nats): judge confid
          needs=("judge",), value_range="[0, log n_classes]", group=_G)
 register("h_y", "1", True, "H(y) = H(E_x p(y|x)) (nats): diversity of the predicted classes",
          needs=("judge",), value_range="[0, log n_classes]", group=_G)
-register("swap_consistency", "1", True,
+# version 2: renamed from swap_consistency (MSD's "consistency swap" is another intervention, msd.consistency_swap)
+register("swap_frame_accuracy", "2", True,
          "Fraction of frames whose frame-head prediction equals the swapped-in source's label",
          needs=("judge", "labels"), value_range="[0, 1]", group=_G)
 register("global_sample_consistency", "1", True,
@@ -189,18 +191,24 @@ def swap_consistency_per_sequence(frame_logits, target) -> torch.Tensor:
 
 
 def swap_consistency(frame_logits, target) -> float:
-    r"""Swap consistency of a static factor's frame head.
+    r"""Swap frame accuracy of a static factor's frame head (registry name ``swap_frame_accuracy``).
 
     .. math:: \frac{1}{BT}\sum_{b,t} 1[\hat y_{bt} = y^{src}_b]
 
     where :math:`\hat y_{bt}` is the frame-head prediction of frame :math:`t` of swapped sequence
     :math:`b` and :math:`y^{src}_b` the label of the sequence the static factor was taken from.
+    Not MSD's consistency swap (which keeps one static factor's channels and checks every static
+    factor against the source or the partner: :func:`msd_bench.metrics.msd.msd_interventions`).
 
     Returns
     -------
     float in [0, 1]; higher is better.
     """
     return float(swap_consistency_per_sequence(frame_logits, target).mean())
+
+
+#: the same function under the name of its registry entry (``swap_frame_accuracy``, version 2)
+swap_frame_accuracy = swap_consistency
 
 
 def global_consistency_per_sequence(frame_logits) -> torch.Tensor:
@@ -309,12 +317,12 @@ def judged_values(
 
 
 def consistency_values(frame_logits, target=None, *, seed: int = 0, extra: dict | None = None) -> dict:
-    """Swap (when ``target`` is given), global and local sample consistency as MetricValues."""
+    """Swap frame accuracy (when ``target`` is given), global and local sample consistency as MetricValues."""
     extra = dict(extra or {})
     out = {}
     if target is not None:
-        out["swap_consistency"] = from_samples(
-            "swap_consistency", swap_consistency_per_sequence(frame_logits, target).cpu().numpy(),
+        out["swap_frame_accuracy"] = from_samples(
+            "swap_frame_accuracy", swap_consistency_per_sequence(frame_logits, target).cpu().numpy(),
             seed=seed, extra=extra,
         )
     out["global_sample_consistency"] = from_samples(
