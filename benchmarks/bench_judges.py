@@ -31,8 +31,8 @@ def _time(fn, x, repeats: int) -> list[float]:
 
 def _random_judge_root(tmp: Path) -> tuple[Path, str]:
     """Export a random-weight judge (sprites shape) with a card, so the Judge API can load it."""
-    from msd_bench.judges._synthetic import SyntheticDataset
     from msd_bench.judges.recipe import recipe_for, train_judge
+    from msd_bench.testing import SyntheticDataset
 
     ds = SyntheticDataset(n=60, frames=8, image_size=64, name="random")
     train_judge(ds, ds.content_hashes, tmp / "random", recipe_for("random", epochs=1), progress=False)

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from msd_bench.leaderboard import add_result, build_leaderboard, scan_store
-from msd_bench.leaderboard._fixtures import example_revisions, make_result
+from msd_bench.testing import example_revisions, make_result
 
 METRICS = [f"metric_{i}" for i in range(8)]
 

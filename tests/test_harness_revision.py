@@ -11,9 +11,13 @@ import msd_bench.judges.judge as judge_mod
 from msd_bench.cli import app
 from msd_bench.datasets import get_spec
 from msd_bench.harness.examples import build_example
-from msd_bench.judges import list_judges
+from msd_bench.testing import require_judge
 
-pytestmark = pytest.mark.skipif("sprites" not in list_judges(), reason="the sprites judge is not built")
+
+@pytest.fixture(autouse=True)
+def _sprites_judge_is_committed():
+    """This end-to-end test needs the committed sprites judge: a missing one fails it, never skips it."""
+    require_judge("sprites")
 
 
 def test_judge_dataset_revision_mismatch_exit_2(tmp_path, monkeypatch):

@@ -7,7 +7,6 @@ runner's mechanics, not the scores' meaning (that is tested with the real judges
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 import pytest
 import torch
@@ -19,48 +18,12 @@ from msd_bench.errors import DatasetError, DeviceError, MetricError, MsdBenchErr
 from msd_bench.harness import suite
 from msd_bench.harness.examples import build_example
 from msd_bench.harness.runner import RESULT_FILE, evaluate
+from msd_bench.testing import RandomJudge
 
 runner = CliRunner()
 LIMIT = 40
-FAST = ["reconstruction", "two_factor_swap", "generation", "exploration", "multi_factor", "representation"]
-
-
-@dataclass
-class _Art:
-    sha256: str
-
-
-@dataclass
-class _Card:
-    artefacts: dict = field(default_factory=lambda: {"judge.onnx": _Art("0" * 64)})
-
-
-@dataclass
-class _Out:
-    sequence: dict
-    frame: dict
-
-
-class FakeJudge:
-    """Logits = a fixed random linear map of 4x4-pooled frames (deterministic, any device)."""
-
-    def __init__(self, factors):
-        self.factors = list(factors)
-        self.providers: list[str] = []
-        self.card = _Card()
-        self.sha256 = "f" * 64
-        g = torch.Generator().manual_seed(0)
-        self.w = {f.name: torch.randn(3 * 16 * 16, f.n_classes, generator=g) for f in self.factors}
-
-    def ceiling(self):
-        return {f.name: {"sequence": 1.0} for f in self.factors}
-
-    def __call__(self, x):
-        b, t = x.shape[:2]
-        feats = torch.nn.functional.adaptive_avg_pool2d(x.flatten(0, 1), 16).reshape(b, t, -1)
-        frame = {f.name: feats @ self.w[f.name].to(x.device) for f in self.factors}
-        seq = {k: v.mean(1) for k, v in frame.items()}
-        return _Out(seq, {f.name: frame[f.name] for f in self.factors if f.type == "static"})
+FAST = ["reconstruction", "static_dynamic_swap", "generation", "exploration", "multi_factor", "msd", "cdsvae",
+        "representation"]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +31,7 @@ def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("runner")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MSD_BENCH_CACHE", str(root / "cache"))
-        mp.setattr(judges_mod, "load_judge", lambda name, backend="onnx", device="cpu", **kw: FakeJudge(
+        mp.setattr(judges_mod, "load_judge", lambda name, backend="onnx", device="cpu", **kw: RandomJudge(
             __import__("msd_bench.datasets", fromlist=["get_spec"]).get_spec(name).factors))
         sub = build_example(root / "onnx", "onnx", dataset="sprites")
         yield root, sub
@@ -85,7 +48,7 @@ def test_full_run_writes_a_complete_result(env):
     result = run(sub, out=out)
     assert result.status == "complete", result.errors
     assert result.dataset.n == LIMIT and result.dataset.size == "small"
-    for name in ("mse", "psnr", "ssim", "two_factor_swap.static_accuracy", "multi_swap.error", "mig",
+    for name in ("mse", "psnr", "ssim", "static_dynamic_swap.static_accuracy", "multi_swap.cell_error", "mig",
                  "generation.sample_static.accuracy", "exploration.test_accuracy.mean", "dci.disentanglement"):
         assert name in result.scores, name
         assert result.scores[name].n, name
@@ -105,7 +68,7 @@ def test_same_seed_same_scores(env):
     b = run(sub, metrics=["two_factor_swap", "multi_factor"], pictures=False)
     assert {k: v.model_dump() for k, v in a.scores.items()} == {k: v.model_dump() for k, v in b.scores.items()}
     c = run(sub, metrics=["two_factor_swap"], seed=1, pictures=False)
-    assert c.scores["two_factor_swap.static_accuracy"] != a.scores["two_factor_swap.static_accuracy"]
+    assert c.scores["static_dynamic_swap.static_accuracy"] != a.scores["static_dynamic_swap.static_accuracy"]
 
 
 def test_failing_group_is_an_error_entry_and_resume_computes_only_what_is_missing(env, monkeypatch):
@@ -124,15 +87,15 @@ def test_failing_group_is_an_error_entry_and_resume_computes_only_what_is_missin
         return fn
 
     monkeypatch.setitem(suite.GROUPS, "reconstruction", counted("reconstruction"))
-    monkeypatch.setitem(suite.GROUPS, "two_factor_swap", boom)
-    first = run(sub, out=out, metrics=["reconstruction", "two_factor_swap"], pictures=False)
+    monkeypatch.setitem(suite.GROUPS, "static_dynamic_swap", boom)
+    first = run(sub, out=out, metrics=["reconstruction", "static_dynamic_swap"], pictures=False)
     assert first.status == "partial"
-    assert first.errors == {"two_factor_swap": "RuntimeError: metric exploded"}
+    assert first.errors == {"static_dynamic_swap": "RuntimeError: metric exploded"}
     assert "mse" in first.scores and calls == ["reconstruction"]
-    monkeypatch.setitem(suite.GROUPS, "two_factor_swap", counted("two_factor_swap"))
-    second = run(sub, out=out, metrics=["reconstruction", "two_factor_swap"], pictures=False)
+    monkeypatch.setitem(suite.GROUPS, "static_dynamic_swap", counted("static_dynamic_swap"))
+    second = run(sub, out=out, metrics=["reconstruction", "static_dynamic_swap"], pictures=False)
     assert second.status == "complete" and not second.errors
-    assert calls == ["reconstruction", "two_factor_swap"]  # reconstruction was resumed, not recomputed
+    assert calls == ["reconstruction", "static_dynamic_swap"]  # reconstruction was resumed, not recomputed
     assert second.scores["mse"] == first.scores["mse"]
 
 
@@ -143,12 +106,12 @@ def test_interrupt_keeps_finished_groups(env, monkeypatch):
     def interrupt(ctx):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(suite.GROUPS, "two_factor_swap", interrupt)
+    monkeypatch.setitem(suite.GROUPS, "static_dynamic_swap", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        run(sub, out=out, metrics=["reconstruction", "two_factor_swap"], pictures=False)
+        run(sub, out=out, metrics=["reconstruction", "static_dynamic_swap"], pictures=False)
     saved = json.loads((out / RESULT_FILE).read_text())
     assert saved["status"] == "partial" and "reconstruction" in saved["groups"]
-    assert saved["missing"] == ["two_factor_swap"]
+    assert saved["missing"] == ["static_dynamic_swap"]
 
 
 def test_python_model_mid_training(env):
@@ -237,9 +200,9 @@ def test_repeats_give_mean_and_std_over_seeds(env):
     def whole(**kw):
         return evaluate(sub, "sprites", size="small", batch_size=64, device="cpu", pictures=False, **kw).scores
 
-    single = [whole(metrics=["two_factor_swap"], seed=s) for s in (0, 1)]
-    both = whole(metrics=["two_factor_swap", "reconstruction"], repeats=2)
-    name = "two_factor_swap.static_accuracy"
+    single = [whole(metrics=["static_dynamic_swap"], seed=s) for s in (0, 1)]
+    both = whole(metrics=["static_dynamic_swap", "reconstruction"], repeats=2)
+    name = "static_dynamic_swap.static_accuracy"
     mean = (single[0][name].value + single[1][name].value) / 2
     assert both[name].value == pytest.approx(mean)
     assert both[name].n == 2 and both[name].std is not None

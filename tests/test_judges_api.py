@@ -17,8 +17,8 @@ from msd_bench import PROTOCOL
 from msd_bench.cli import app
 from msd_bench.errors import DeviceError, JudgeError
 from msd_bench.judges import JudgeCard, list_judges, load_judge, read_card
-from msd_bench.judges._synthetic import SyntheticDataset
 from msd_bench.judges.recipe import recipe_for, train_judge
+from msd_bench.testing import SyntheticDataset
 
 NAME = "synthetic"
 runner = CliRunner()

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from msd_bench.judges._synthetic import SyntheticDataset
 from msd_bench.judges.model import ArchConfig, HeadSpec, JudgeNet, count_parameters, split_outputs
 from msd_bench.judges.recipe import (
     TrainConfig,
@@ -16,6 +15,7 @@ from msd_bench.judges.recipe import (
     recipe_for,
     train_judge,
 )
+from msd_bench.testing import SyntheticDataset
 
 HEADS = [HeadSpec("hair", 6, True), HeadSpec("action", 9, False), HeadSpec("skin", 4, True)]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from msd_bench.leaderboard import add_result, build_leaderboard
-from msd_bench.leaderboard._fixtures import example_revisions, make_result
+from msd_bench.testing import example_revisions, make_result
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 

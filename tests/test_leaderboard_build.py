@@ -26,9 +26,9 @@ from msd_bench.leaderboard import (
     load_config,
     pareto_front,
 )
-from msd_bench.leaderboard._fixtures import example_revisions, make_result, make_score
 from msd_bench.leaderboard.build import board_markdown, fmt_num, fmt_score
 from msd_bench.leaderboard.ranking import positions
+from msd_bench.testing import example_revisions, make_result, make_score
 
 LOWER = {"mse": False}
 

@@ -11,7 +11,7 @@ from msd_bench import PROTOCOL
 from msd_bench.cli import app
 from msd_bench.leaderboard import add_result
 from msd_bench.leaderboard import store as store_mod
-from msd_bench.leaderboard._fixtures import example_revisions, make_result
+from msd_bench.testing import example_revisions, make_result
 
 runner = CliRunner()
 

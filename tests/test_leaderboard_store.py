@@ -18,7 +18,7 @@ from msd_bench.leaderboard import (
     result_path,
     scan_store,
 )
-from msd_bench.leaderboard._fixtures import example_revisions, make_result
+from msd_bench.testing import example_revisions, make_result
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from msd_bench.methods import METHODS, MethodError, build_model, default_config,
 from msd_bench.methods.models import colour_jitter_blur, info_nce, temporal_shuffle
 from msd_bench.methods.nets import kl_normal, kl_std_normal
 from msd_bench.methods.skd import fit_koopman
-from msd_bench.methods.synthetic import TinyDataset
+from msd_bench.testing import tiny_dataset
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
@@ -27,7 +27,7 @@ def _model(method: str, seed: int = 0):
 
 
 def _batch(n: int = 8) -> torch.Tensor:
-    ds = TinyDataset()
+    ds = tiny_dataset()
     return torch.from_numpy(ds.read(ds.indices("train")[:n])[0]).float() / 255.0
 
 

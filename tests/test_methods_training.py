@@ -15,8 +15,8 @@ from msd_bench.harness.loader import load_submission
 from msd_bench.harness.validate import validate_submission
 from msd_bench.methods import MethodError
 from msd_bench.methods.export import export_submission
-from msd_bench.methods.synthetic import TinyDataset
 from msd_bench.methods.training import epoch_order, load_checkpoint, make_settings, train_model
+from msd_bench.testing import tiny_dataset
 
 runner = CliRunner()
 
@@ -30,7 +30,7 @@ def _cache(tmp_path, monkeypatch):
 
 
 def _settings(method="dsvae", epochs=2, **kw):
-    return make_settings(method, TinyDataset(), epochs=epochs, batch_size=8, hidden=16, **kw)
+    return make_settings(method, tiny_dataset(), epochs=epochs, batch_size=8, hidden=16, **kw)
 
 
 def _state(model):
@@ -49,7 +49,7 @@ def test_epoch_order_is_fixed_and_differs_per_epoch():
 
 
 def test_training_is_deterministic_and_changes_the_weights():
-    ds = TinyDataset()
+    ds = tiny_dataset()
     a = train_model(ds, _settings(), progress=False, threads=None)
     b = train_model(ds, _settings(), progress=False, threads=None)
     torch.manual_seed(0)
@@ -62,7 +62,7 @@ def test_training_is_deterministic_and_changes_the_weights():
 
 @pytest.mark.parametrize("method", ["c-dsvae", "skd"])
 def test_resume_gives_identical_weights(tmp_path, method):
-    ds = TinyDataset()
+    ds = tiny_dataset()
     straight = train_model(ds, _settings(method, epochs=2), checkpoint=tmp_path / "a.safetensors",
                            progress=False, threads=None)
     ck = tmp_path / "b.safetensors"
@@ -78,7 +78,7 @@ def test_resume_gives_identical_weights(tmp_path, method):
 
 
 def test_resume_refuses_other_settings(tmp_path):
-    ds = TinyDataset()
+    ds = tiny_dataset()
     ck = tmp_path / "c.safetensors"
     train_model(ds, _settings(epochs=1), checkpoint=ck, progress=False, threads=None)
     with pytest.raises(MethodError, match=r"checkpoint has lr=0.001 but this run has lr=0.002"):
@@ -93,7 +93,7 @@ def test_resume_refuses_other_settings(tmp_path):
 
 
 def test_bad_settings_are_one_line_errors():
-    ds = TinyDataset()
+    ds = tiny_dataset()
     with pytest.raises(MethodError, match="--epochs is 0"):
         make_settings("dsvae", ds, epochs=0)
     with pytest.raises(MethodError, match="--batch-size is 1"):
@@ -104,7 +104,7 @@ def test_bad_settings_are_one_line_errors():
 
 @pytest.mark.parametrize("method", ["dsvae", "frame-vae", "skd"])
 def test_export_validates_and_onnx_matches(tmp_path, method):
-    ds = TinyDataset()
+    ds = tiny_dataset()
     # res=8 < 16: the model pools its input inside (the path the sprites models take)
     res = train_model(ds, _settings(method, epochs=1, res=8), progress=False, threads=None)
     from msd_bench.methods.training import finalize_model
@@ -141,7 +141,7 @@ def test_export_validates_and_onnx_matches(tmp_path, method):
 
 
 def test_export_replaces_an_old_folder(tmp_path):
-    ds = TinyDataset()
+    ds = tiny_dataset()
     res = train_model(ds, _settings("frame-vae", epochs=1), progress=False, threads=None)
     out = tmp_path / "sub"
     out.mkdir()
@@ -154,7 +154,7 @@ def test_export_replaces_an_old_folder(tmp_path):
 def test_cli_train_writes_a_valid_submission(tmp_path, monkeypatch):
     import msd_bench.datasets as datasets
 
-    monkeypatch.setattr(datasets, "open_dataset", lambda name, size="full": TinyDataset())
+    monkeypatch.setattr(datasets, "open_dataset", lambda name, size="full": tiny_dataset())
     out = tmp_path / "subs" / "dsvae-tiny"
     r = runner.invoke(app, ["train", "dsvae", "--dataset", "tiny", "--epochs", "1", "--batch-size", "8",
                             "--out", str(out), "--threads", "1", "--checkpoint-dir", str(tmp_path / "ck")])
@@ -186,7 +186,7 @@ def test_cli_bad_input(tmp_path, monkeypatch, args, message):
 
     real = datasets.open_dataset
     monkeypatch.setattr(datasets, "open_dataset",
-                        lambda name, size="full": TinyDataset() if name == "tiny" else real(name, size))
+                        lambda name, size="full": tiny_dataset() if name == "tiny" else real(name, size))
     out = tmp_path / "out"
     r = runner.invoke(app, [*args, "--out", str(out), "--checkpoint-dir", str(tmp_path / "ck")])
     assert r.exit_code == 2, r.output
@@ -199,7 +199,7 @@ def test_decoder_starts_at_the_data_mean():
     from msd_bench.methods import build_model
     from msd_bench.methods.training import data_logit
 
-    ds = TinyDataset()
+    ds = tiny_dataset()
     mean = ds.read(np.sort(ds.indices("train")))[0].mean() / 255.0
     assert data_logit(ds) == pytest.approx(np.log(mean / (1 - mean)), abs=1e-3)
     s = _settings("frame-vae")
