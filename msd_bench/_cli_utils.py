@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from .errors import MsdBenchError, NotYetAvailable
+from .errors import MsdBenchError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -32,9 +33,15 @@ def debug_enabled() -> bool:
     return _STATE["debug"]
 
 
+def print_error(message: str) -> None:
+    """``error: message`` on stderr; the message is printed as plain text (never read as rich markup,
+    so ``[a-z0-9]`` in a pattern or any ``[word]`` survives)."""
+    err_console.print(f"[bold red]error:[/] {escape(str(message))}", soft_wrap=True)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on stderr and return the ``typer.Exit`` to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    print_error(message)
     return typer.Exit(code)
 
 
@@ -52,7 +59,3 @@ def handle_errors(fn: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
-
-def not_yet(command: str, issue: str) -> NotYetAvailable:
-    """The error of a command whose capability has not landed yet (exit 2, never a fake result)."""
-    return NotYetAvailable(f"`msd-bench {command}` is not available yet: it lands with {issue}")

@@ -11,7 +11,7 @@ import sys
 import typer
 
 from . import __version__
-from ._cli_utils import debug_enabled, err_console, set_debug
+from ._cli_utils import debug_enabled, print_error, set_debug
 from .datasets.cli import app as datasets_app
 from .errors import MsdBenchError
 from .harness.cli import bench, evaluate, schema, submit, validate
@@ -70,7 +70,7 @@ def main() -> None:
     except MsdBenchError as exc:
         if debug_enabled():
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        print_error(str(exc))
         sys.exit(exc.exit_code)
 
 

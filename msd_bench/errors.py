@@ -42,6 +42,3 @@ class MetricError(MsdBenchError):
 class DeviceError(MsdBenchError):
     """The requested device is not available."""
 
-
-class NotYetAvailable(MsdBenchError):
-    """A command whose capability has not landed yet."""

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .._cli_utils import console, err_console, handle_errors
@@ -67,13 +68,14 @@ def validate(
         console.print_json(json.dumps(out))
     else:
         for r in reports:
-            table = Table(title=f"{r.submission} on {r.dataset} [T,C,H,W]={list(r.shape)}", title_justify="left")
+            title = escape(f"{r.submission} on {r.dataset} [T,C,H,W]={list(r.shape)}")
+            table = Table(title=title, title_justify="left")
             table.add_column("check")
             table.add_column("result")
             table.add_column("detail", overflow="fold")
             for c in r.checks:
                 mark = {True: "[green]pass[/]", False: "[bold red]FAIL[/]", None: "[dim]n/a[/]"}[c.passed]
-                table.add_row(c.name, mark, c.detail)
+                table.add_row(escape(c.name), mark, escape(c.detail))
             console.print(table)
             hashes = Table("artefact", "sha256", title="artefacts", title_justify="left")
             for rel, digest in r.hashes.items():
@@ -136,9 +138,11 @@ def evaluate(
     metrics: str = typer.Option("all", "--metrics", "-m", help="'all' or a comma-separated list of metric groups."),
     split: str = typer.Option("test", "--split", help="Split to score: test, val or train."),
     size: str = typer.Option("full", "--size", help="Dataset size: full, or small for a quick check."),
-    limit: int | None = typer.Option(None, "--limit", help="Score a seeded random subset of N sequences."),
+    limit: int | None = typer.Option(
+        None, "--limit", help="Score a seeded random subset of N sequences (N above the split's size: all of it)."
+    ),
     batch_size: int = typer.Option(128, "--batch-size", help="Batch size of every forward pass."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random choice (same seed, same scores)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed (>= 0) of every random choice (same seed, same scores)."),
     repeats: int = typer.Option(1, "--repeats", help="Seeded repeats of the randomised metrics."),
     out: Path | None = typer.Option(
         None, "--out", help="Folder for result.json and pictures [default: results/<name>/<version>/<dataset>]."
@@ -215,10 +219,10 @@ def print_result(result) -> None:
     for name, sc in sorted(result.scores.items()):
         arrow = {True: "↑", False: "↓", None: ""}[sc.higher_is_better]
         if sc.status != "ok" or sc.value is None:
-            table.add_row(name, "[dim]n/a[/]", f"[dim]{sc.reason or sc.status}[/]", "", arrow)
+            table.add_row(escape(name), "[dim]n/a[/]", f"[dim]{escape(sc.reason or sc.status)}[/]", "", arrow)
             continue
         ci = f"[{sc.ci_low:.3f}, {sc.ci_high:.3f}]" if sc.ci_low is not None and sc.ci_high is not None else ""
-        table.add_row(name, f"{sc.value:.4f}", ci, str(sc.n or ""), arrow)
+        table.add_row(escape(name), f"{sc.value:.4f}", escape(ci), str(sc.n or ""), arrow)
     console.print(table)
     if result.judge and result.judge.ceiling:
         oracle = Table("factor", "judge seq acc", "judge frame acc", title="judge ceiling (oracle row, from its card)",
@@ -232,7 +236,7 @@ def print_result(result) -> None:
         console.print(f"time: {t.wall_s:.1f}s wall, model {t.model_s or 0:.1f}s, judge {t.judge_s or 0:.1f}s, "
                       f"overhead x{t.overhead or float('nan'):.2f}")
     for group, err in result.errors.items():
-        err_console.print(f"[red]{group} failed:[/] {err}")
+        err_console.print(f"[red]{escape(group)} failed:[/] {escape(err)}")
 
 
 @handle_errors
@@ -245,8 +249,10 @@ def submit(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     trust_code: bool = typer.Option(False, "--trust-code", help="Allow a torch submission's code to run."),
     size: str = typer.Option("full", "--size", help="Dataset size: full (the leaderboard's) or small."),
-    limit: int | None = typer.Option(None, "--limit", help="Score a seeded subset of N sequences."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    limit: int | None = typer.Option(
+        None, "--limit", help="Score a seeded random subset of N sequences (N above the split's size: all of it)."
+    ),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed (>= 0) of every random choice."),
     no_build: bool = typer.Option(False, "--no-build", help="Store the results without rebuilding the board."),
 ) -> None:
     """Validate, evaluate and time a submission on every dataset it declares; store; rebuild the board.
@@ -261,7 +267,7 @@ def submit(
 
     results = run_submit(
         path, store, datasets=dataset or None, device=device, trust_code=trust_code, size=size, limit=limit,
-        seed=seed, rebuild=not no_build, log=lambda s: err_console.print(f"[dim]{s}[/]"),
+        seed=seed, rebuild=not no_build, log=lambda s: err_console.print(f"[dim]{escape(s)}[/]"),
     )
     for r in results:
         print_result(r)
@@ -284,7 +290,8 @@ def bench(
     Latency is per sequence at batch 1 on encode + decode after warm-up (p90 needs >= 64 queries,
     p99 >= 662, else the report is INVALID); throughput is sequences/s at --batch-size for encode,
     decode and swap separately; CUDA timings are synchronised. The machine fingerprint lets the
-    leaderboard compare only timings taken on the same machine.
+    leaderboard compare only timings taken on the same machine. An INVALID report is still printed
+    (and written with --out), then the command exits 2.
 
     Example: msd-bench bench submissions/dsvae --dataset sprites --trust-code
     """
@@ -308,7 +315,15 @@ def bench(
         atomic_write_json(out, data)
     if as_json:
         console.print_json(json.dumps(data))
-        return
+    else:
+        _print_bench(model, report)
+    if report.verdict != "VALID":
+        raise MsdBenchError(
+            f"bench verdict INVALID: {'; '.join(report.reasons)} (use --queries >= 662 and --warmup >= 1)"
+        )
+
+
+def _print_bench(model, report) -> None:
     table = Table("measure", "value", title=f"{model.manifest.name} on {model.dataset} ({report.device})",
                   title_justify="left")
 
@@ -327,7 +342,8 @@ def bench(
     table.add_row("phases", ", ".join(f"{k} {v:.2f}s" for k, v in report.phases_s.items()))
     table.add_row("providers", ", ".join(model.providers) or "torch")
     table.add_row("machine fingerprint", report.fingerprint)
-    verdict = "[green]VALID[/]" if report.verdict == "VALID" else f"[red]INVALID[/]: {'; '.join(report.reasons)}"
+    reasons = escape("; ".join(report.reasons))
+    verdict = "[green]VALID[/]" if report.verdict == "VALID" else f"[red]INVALID[/]: {reasons}"
     table.add_row("verdict", verdict)
     console.print(table)
 

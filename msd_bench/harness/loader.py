@@ -23,7 +23,7 @@ from .._io import sha256_file
 from ..errors import SubmissionError
 from .device import onnx_provider_options, onnx_providers, resolve_device
 from .interface import Latents, swap_channels
-from .manifest import PICKLE_SUFFIXES, DatasetEntry, Manifest, load_manifest
+from .manifest import PICKLE_SUFFIXES, DatasetEntry, Manifest, inside_folder, load_manifest
 
 #: Expected graph inputs / outputs per ONNX role.
 ONNX_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -79,22 +79,6 @@ def resolve_source(spec: str | os.PathLike) -> SubmissionSource:
 
 
 # ---------------------------------------------------------------------------------------- artefacts
-def inside_folder(root: Path, target: Path) -> bool:
-    """Whether ``target`` (after following symlinks) lies inside ``root``.
-
-    A Hub snapshot folder (``models--org--name/snapshots/<sha>``) holds symlinks into the repo's
-    ``blobs`` folder; those count as inside.
-    """
-    if not Path(os.path.normpath(target)).is_relative_to(os.path.normpath(root)):
-        return False  # lexically outside (``..``), whatever the links say
-    real = target.resolve()
-    if real.is_relative_to(root.resolve()):
-        return True
-    if root.parent.name == "snapshots" and root.parent.parent.name.startswith("models--"):
-        return real.is_relative_to((root.parent.parent / "blobs").resolve())
-    return False
-
-
 def artefact_path(root: Path, rel: str, role: str) -> Path:
     """Resolve an artefact path, refusing absolute paths and paths that escape the folder."""
     if os.path.isabs(rel):
@@ -224,8 +208,20 @@ class OnnxSubmission(LoadedSubmission):
         return self._param_count
 
 
+@contextlib.contextmanager
+def _no_exit(name: str, what: str):
+    """Turn a ``SystemExit`` raised by submission code into a one-line :class:`SubmissionError`."""
+    try:
+        yield
+    except SystemExit as exc:
+        raise SubmissionError(f"{name}: {what} called sys.exit({exc.code!r}) (submission code must not exit)") from None
+
+
 class TorchSubmission(LoadedSubmission):
-    """Wraps the ``nn.Module`` returned by the submission's entry point (weights from safetensors)."""
+    """Wraps the ``nn.Module`` returned by the submission's entry point (weights from safetensors).
+
+    Submission code that calls ``sys.exit`` inside a method gets a :class:`SubmissionError` instead.
+    """
 
     def __init__(self, *args: Any, module: torch.nn.Module, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -233,7 +229,8 @@ class TorchSubmission(LoadedSubmission):
 
     @torch.inference_mode()
     def encode(self, x: torch.Tensor) -> Latents:
-        out = self.module.encode(x.to(self.device))
+        with _no_exit(self.manifest.name, "encode"):
+            out = self.module.encode(x.to(self.device))
         if isinstance(out, Latents):
             return out
         if isinstance(out, tuple | list) and len(out) == 2:
@@ -244,7 +241,8 @@ class TorchSubmission(LoadedSubmission):
 
     @torch.inference_mode()
     def decode(self, z: Latents) -> torch.Tensor:
-        return self.module.decode(z.to(self.device))
+        with _no_exit(self.manifest.name, "decode"):
+            return self.module.decode(z.to(self.device))
 
     def has_prior(self, part: str) -> bool:
         return callable(getattr(self.module, f"sample_{part}", None))
@@ -253,18 +251,21 @@ class TorchSubmission(LoadedSubmission):
     def sample_static(self, n: int, generator: torch.Generator) -> torch.Tensor:
         if not self.has_prior("static"):
             raise SubmissionError(f"{self.manifest.name} has no sample_static")
-        return self.module.sample_static(n, generator)
+        with _no_exit(self.manifest.name, "sample_static"):
+            return self.module.sample_static(n, generator)
 
     @torch.inference_mode()
     def sample_dynamic(self, n: int, frames: int, generator: torch.Generator) -> torch.Tensor:
         if not self.has_prior("dynamic"):
             raise SubmissionError(f"{self.manifest.name} has no sample_dynamic")
-        return self.module.sample_dynamic(n, frames, generator)
+        with _no_exit(self.manifest.name, "sample_dynamic"):
+            return self.module.sample_dynamic(n, frames, generator)
 
     @torch.inference_mode()
     def swap(self, za: Latents, zb: Latents, mask: torch.Tensor) -> Latents:
         own = getattr(self.module, "swap", None)
-        return own(za, zb, mask) if callable(own) else swap_channels(za, zb, mask)
+        with _no_exit(self.manifest.name, "swap"):
+            return own(za, zb, mask) if callable(own) else swap_channels(za, zb, mask)
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.module.parameters())
@@ -338,6 +339,8 @@ def _import_entry_point(root: Path, entry_point: str):
     try:
         with _on_sys_path(root):
             spec.loader.exec_module(mod)
+    except SystemExit as exc:
+        raise SubmissionError(f"entry point {entry_point}: importing it called sys.exit({exc.code!r})") from None
     except Exception as exc:
         raise SubmissionError(f"entry point {entry_point}: import failed: {type(exc).__name__}: {exc}") from None
     fn = getattr(mod, func_name, None)
@@ -354,6 +357,8 @@ def _load_torch_module(root: Path, entry: DatasetEntry, device: torch.device) ->
     try:
         with _on_sys_path(root):
             module = fn(**entry.config)
+    except SystemExit as exc:
+        raise SubmissionError(f"entry point {entry.entry_point}: called sys.exit({exc.code!r})") from None
     except Exception as exc:
         raise SubmissionError(f"entry point {entry.entry_point}: raised {type(exc).__name__}: {exc}") from None
     if not isinstance(module, torch.nn.Module):
@@ -437,5 +442,6 @@ def load_submission(
             f"{manifest.name} is a torch submission whose entry point {entry.entry_point} runs Python code "
             "from the submission; pass --trust-code (trust_code=True) if you trust it"
         )
-    module = _load_torch_module(root, entry, dev)
+    with _no_exit(manifest.name, "loading the module"):
+        module = _load_torch_module(root, entry, dev)
     return TorchSubmission(**common, module=module)

@@ -27,11 +27,21 @@ The JSON Schema is exported to ``docs/submission.schema.json`` by ``msd-bench sc
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import ManifestError
 
@@ -41,15 +51,41 @@ TORCH_FIELDS = ("weights", "entry_point")
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt")
 _ENTRY_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$")
 
+#: The one rule for every name that becomes a path component (submission name, version, protocol,
+#: dataset, metric): 1-64 characters of a-z, 0-9, '.', '_', '+', '-', starting with a letter or a
+#: digit. So no '/', '\\', '..', leading '.', upper case (case-insensitive file systems) or spaces.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._+-]{0,63}$"
+_NAME_RE = re.compile(NAME_PATTERN)
+NAME_RULE = "1-64 characters a-z, 0-9, '.', '_', '+', '-', starting with a letter or digit"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+
+
+def is_name(value: object) -> bool:
+    """Whether ``value`` follows :data:`NAME_PATTERN` (can be one path component)."""
+    return isinstance(value, str) and _NAME_RE.fullmatch(value) is not None
+
+
+def check_name(value: object, what: str) -> str:
+    """``value`` when it follows :data:`NAME_PATTERN`, else a ValueError naming ``what`` and the rule."""
+    if not is_name(value):
+        raise ValueError(f"{what} {value!r} is not a valid name (expected {NAME_RULE})")
+    return value  # type: ignore[return-value]
+
+
+def slugify(value: object, default: str = "model") -> str:
+    """The nearest valid name to ``value`` (lower case, other characters -> '-'), for Python objects."""
+    text = re.sub(r"[^a-z0-9._+-]+", "-", str(value).lower()).lstrip("._+-")[:64]
+    return text if is_name(text) else default
+
 
 class DatasetEntry(BaseModel):
     """The artefacts and latent sizes of a submission for one dataset."""
 
     model_config = ConfigDict(extra="forbid")
 
-    static_dim: int = Field(..., ge=1, description="S, the size of the static code [B, S].")
-    dynamic_dim: int = Field(..., ge=1, description="D, the per-frame size of the dynamic code [B, T, D].")
-    input_shape: list[int] | None = Field(
+    static_dim: StrictInt = Field(..., ge=1, description="S, the size of the static code [B, S].")
+    dynamic_dim: StrictInt = Field(..., ge=1, description="D, the per-frame size of the dynamic code [B, T, D].")
+    input_shape: list[Annotated[StrictInt, Field(ge=1)]] | None = Field(
         None,
         min_length=4,
         max_length=4,
@@ -79,8 +115,8 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="Slug: a-z, 0-9, '.', '_', '-'.")
-    version: str = Field(..., min_length=1, max_length=32, description="Version of this submission.")
+    name: Name = Field(..., description=f"Slug ({NAME_RULE}).")
+    version: Name = Field(..., description=f"Version of this submission ({NAME_RULE}).")
     authors: list[str] = Field(..., min_length=1)
     paper: str | None = Field(None, description="URL or citation of the method's paper.")
     license: str = Field(..., min_length=1, description="SPDX identifier of the weights' license.")
@@ -88,8 +124,17 @@ class Manifest(BaseModel):
     description: str | None = None
     format: Literal["onnx", "torch"]
     interface_version: Literal[1] = Field(..., description="The model interface version (1).")
-    datasets: dict[str, DatasetEntry] = Field(..., min_length=1, description="Artefacts per dataset.")
+    datasets: dict[Name, DatasetEntry] = Field(
+        ..., min_length=1, description="Artefacts per dataset.", json_schema_extra={"additionalProperties": False}
+    )
     training_datasets: list[str] = Field(default_factory=list, description="Datasets the model saw.")
+
+    @field_validator("interface_version", mode="before")
+    @classmethod
+    def _strict_interface_version(cls, v: Any) -> Any:
+        if type(v) is not int:  # Literal[1] alone accepts True
+            raise ValueError(f"expected the integer 1, got {v!r}")
+        return v
 
     @model_validator(mode="after")
     def _format_fields(self) -> Manifest:
@@ -137,6 +182,13 @@ def _format_validation_error(exc: ValidationError, where: str) -> str:
         return f"{where}: {loc}: got {err.get('input')!r}, expected {expected}"
     if typ == "missing":
         return f"{where}: required field '{loc}' is missing"
+    if typ == "string_pattern_mismatch":
+        what = loc
+        if loc.endswith("[key]"):
+            what = f"key {err['loc'][-2]!r} of {'.'.join(str(p) for p in err['loc'][:-2])}"
+        return f"{where}: {what}: got {err.get('input')!r}, expected {NAME_RULE} ({err['msg']})"
+    if typ == "int_type" and isinstance(err.get("input"), bool):
+        return f"{where}: {loc}: got {err['input']!r}, expected an integer (true / false are not numbers)"
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}: {loc + ': ' if loc else ''}{msg}"
 
@@ -151,8 +203,54 @@ def parse_manifest(data: Any, where: str = MANIFEST_NAME) -> Manifest:
         raise ManifestError(_format_validation_error(exc, where)) from None
 
 
+def _strict_loader():
+    """A safe YAML loader that refuses duplicate mapping keys (plain PyYAML keeps the last one)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                m = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {seen[key].line + 1})", m
+                )
+            seen[key] = key_node.start_mark
+        return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return StrictLoader
+
+
+def load_yaml_strict(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (raises ``yaml.YAMLError``)."""
+    import yaml
+
+    return yaml.load(text, Loader=_strict_loader())  # noqa: S506 - a SafeLoader subclass
+
+
+def inside_folder(root: Path, target: Path) -> bool:
+    """Whether ``target`` (after following symlinks) lies inside ``root``.
+
+    A Hub snapshot folder (``models--org--name/snapshots/<sha>``) holds symlinks into the repo's
+    ``blobs`` folder; those count as inside.
+    """
+    if not Path(os.path.normpath(target)).is_relative_to(os.path.normpath(root)):
+        return False  # lexically outside (``..``), whatever the links say
+    real = target.resolve()
+    if real.is_relative_to(root.resolve()):
+        return True
+    if root.parent.name == "snapshots" and root.parent.parent.name.startswith("models--"):
+        return real.is_relative_to((root.parent.parent / "blobs").resolve())
+    return False
+
+
 def load_manifest(folder: str | Path) -> Manifest:
-    """Read and validate ``folder/submission.yaml``."""
+    """Read and validate ``folder/submission.yaml`` (which must lie inside ``folder``, links followed)."""
     import yaml
 
     folder = Path(folder)
@@ -163,8 +261,12 @@ def load_manifest(folder: str | Path) -> Manifest:
     path = folder / MANIFEST_NAME
     if not path.is_file():
         raise ManifestError(f"{path} is missing (every submission folder needs a {MANIFEST_NAME})")
+    if not inside_folder(folder, path):
+        raise ManifestError(
+            f"{path} is a link to {path.resolve()}, outside the submission folder (expected a file inside {folder})"
+        )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml_strict(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

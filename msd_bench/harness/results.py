@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
 
 from .._io import atomic_write_text
 from ..errors import MsdBenchError
+from .manifest import NAME_RULE, Name
 
 SCHEMA_VERSION = 1
 
@@ -24,12 +25,12 @@ class _Strict(BaseModel):
 
 
 class Score(_Strict):
-    """One metric's value with its uncertainty, or why it has none."""
+    """One metric's value with its uncertainty, or why it has none (numbers are finite: no NaN / Inf)."""
 
-    value: float | None = None
-    ci_low: float | None = Field(None, description="Lower end of the 95 % interval (bootstrap or repeats).")
-    ci_high: float | None = None
-    std: float | None = Field(None, description="Standard deviation over seeded repeats, when repeats > 1.")
+    value: FiniteFloat | None = None
+    ci_low: FiniteFloat | None = Field(None, description="Lower end of the 95 % interval (bootstrap or repeats).")
+    ci_high: FiniteFloat | None = None
+    std: FiniteFloat | None = Field(None, description="Standard deviation over seeded repeats, when repeats > 1.")
     n: int | None = Field(None, description="Number of samples the value is computed on.")
     version: str = Field(..., description="Version of the metric's definition.")
     higher_is_better: bool | None = None
@@ -39,7 +40,7 @@ class Score(_Strict):
 
 
 class DatasetRef(_Strict):
-    name: str
+    name: Name
     version: str
     content_hash: str
     size: str
@@ -51,14 +52,14 @@ class JudgeRef(_Strict):
     backend: str
     sha256: dict[str, str]
     providers: list[str] = Field(default_factory=list)
-    ceiling: dict[str, dict[str, float]] = Field(
+    ceiling: dict[str, dict[str, FiniteFloat]] = Field(
         default_factory=dict, description="The judge's own test accuracy per factor (the oracle row)."
     )
 
 
 class SubmissionRef(_Strict):
-    name: str
-    version: str
+    name: Name
+    version: Name
     format: str
     uri: str
     hub_commit: str | None = None
@@ -80,16 +81,16 @@ class RunSettings(_Strict):
 
 
 class Timing(_Strict):
-    phases_s: dict[str, float] = Field(default_factory=dict, description="Harness wall time per phase.")
-    model_s: float | None = Field(None, description="Time inside the submission's encode / decode / priors.")
-    judge_s: float | None = Field(None, description="Time inside the judge.")
-    wall_s: float | None = None
-    overhead: float | None = Field(None, description="wall_s / (model_s + judge_s).")
+    phases_s: dict[str, FiniteFloat] = Field(default_factory=dict, description="Harness wall time per phase.")
+    model_s: FiniteFloat | None = Field(None, description="Time inside the submission's encode / decode / priors.")
+    judge_s: FiniteFloat | None = Field(None, description="Time inside the judge.")
+    wall_s: FiniteFloat | None = None
+    overhead: FiniteFloat | None = Field(None, description="wall_s / (model_s + judge_s).")
 
 
 class Result(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
-    protocol: str
+    protocol: Name = Field(..., description=f"Benchmark protocol ({NAME_RULE}).")
     harness_version: str
     git_sha: str | None = None
     dataset: DatasetRef
@@ -136,7 +137,8 @@ def read_result(path: str | Path) -> Result:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise MsdBenchError(f"{path}: not a msd-bench result: {loc}: {err['msg']}") from None
+        got = f" (got {err['input']!r})" if err["type"] in ("string_pattern_mismatch", "finite_number") else ""
+        raise MsdBenchError(f"{path}: not a msd-bench result: {loc}: {err['msg']}{got}") from None
 
 
 def result_schema_text() -> str:

@@ -12,8 +12,10 @@ same settings computes only what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +28,7 @@ from ..errors import MsdBenchError, SubmissionError
 from .device import resolve_device
 from .environment import environment, git_sha
 from .loader import LoadedSubmission, load_submission
+from .manifest import slugify
 from .results import (
     DatasetRef,
     JudgeRef,
@@ -73,8 +76,8 @@ def _submission_ref(model: Any, static_dim: int, dynamic_dim: int) -> Submission
             params += t.numel() if name in dict(model.named_parameters()) else 0
     name = getattr(model, "name", None) or type(model).__name__.lower()
     return SubmissionRef(
-        name=str(name),
-        version=str(getattr(model, "version", "0")),
+        name=slugify(name),  # names become folder names in a store: one rule (manifest.NAME_PATTERN)
+        version=slugify(getattr(model, "version", "0"), default="0"),
         format="python",
         uri=f"python:{type(model).__module__}.{type(model).__qualname__}",
         sha256={},
@@ -94,10 +97,21 @@ def _check_dims(model: Any) -> tuple[int, int]:
         ) from None
 
 
+def _finite(v: Any) -> bool:
+    return v is None or math.isfinite(float(v))
+
+
 def _score(mv) -> Score:
-    """MetricValue → Score (the result schema's form)."""
-    d = mv.to_dict()
+    """MetricValue → Score (the result schema's form; a NaN / Inf number becomes an ``error`` score)."""
+    d = mv.to_dict()  # (turns NaN / Inf into None)
     status = "ok" if d.get("applicable", True) else "not_applicable"
+    bad = [k for k in ("value", "ci_low", "ci_high", "std") if not _finite(getattr(mv, k, None))]
+    if bad and status == "ok":
+        return Score(
+            value=None, n=d.get("n"), version=str(d.get("version", "1")), higher_is_better=d.get("higher_is_better"),
+            status="error", reason=f"non-finite {', '.join(f'{k}={getattr(mv, k)}' for k in bad)}",
+            details=d.get("extra") or {},
+        )
     return Score(
         value=d["value"],
         ci_low=d["ci_low"],
@@ -160,8 +174,10 @@ def evaluate(
     device : str
         ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:N``.
     batch_size, limit, seed, repeats
-        Batch size of every forward pass; first ``limit`` sequences of the split; the seed of every
-        random choice; seeded repeats of the randomised metrics (their spread becomes the interval).
+        Batch size of every forward pass; a seeded random subset of ``limit`` sequences of the split
+        (a ``limit`` above the split's size is clamped to it, and the result records the number
+        actually scored, in ``settings.limit`` and ``dataset.n``); the seed of every random choice (``>= 0``); seeded
+        repeats of the randomised metrics (their spread becomes the interval).
     judge_backend : {"onnx", "torch"}
     out : path, optional
         Folder for ``result.json`` and the pictures; an existing partial result with the same
@@ -176,9 +192,8 @@ def evaluate(
     -------
     Result
     """
-    from ..datasets import get_spec, open_dataset
-    from ..judges import load_judge
-    from .suite import EvalContext, resolve_groups, run_group
+    from ..datasets import get_spec
+    from .suite import resolve_groups
 
     started = now_iso()
     t_start = time.perf_counter()
@@ -192,9 +207,27 @@ def evaluate(
         raise MsdBenchError(f"--limit must be >= 2 sequences, got {limit}")
     if repeats < 1:
         raise MsdBenchError(f"--repeats must be >= 1, got {repeats}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise MsdBenchError(f"--seed must be an integer >= 0, got {seed!r}")
     out_dir = Path(out) if out is not None else None
-    if out_dir is not None:
-        _check_writable(out_dir)
+    created: list[Path] = _check_writable(out_dir) if out_dir is not None else []
+    try:
+        return _evaluate(model, dataset, spec, dev, timer, groups, started, t_start, size=size, split=split,
+                         batch_size=batch_size, limit=limit, seed=seed, repeats=repeats,
+                         judge_backend=judge_backend, out_dir=out_dir, trust_code=trust_code, pictures=pictures,
+                         progress=progress)
+    except BaseException:
+        _remove_if_empty(created)  # an early error leaves no empty --out folder behind
+        raise
+
+
+def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: PhaseTimer, groups: list[str],
+              started: str, t_start: float, *, size: str, split: str, batch_size: int, limit: int | None,
+              seed: int, repeats: int, judge_backend: str, out_dir: Path | None, trust_code: bool, pictures: bool,
+              progress: Callable[[str, int, int], None] | None) -> Result:
+    from ..datasets import open_dataset
+    from ..judges import load_judge
+    from .suite import EvalContext, run_group
 
     with timer("load"):
         if isinstance(model, str | Path):
@@ -215,7 +248,9 @@ def evaluate(
     timed_judge = TimedJudge(judge, dev)
     providers = list(getattr(model, "providers", []) or [])
     n_split = len(ds.indices(split))
-    n = min(n_split, limit) if limit else n_split
+    if limit is not None:
+        limit = min(limit, n_split)  # clamped: the result records what was actually scored
+    n = limit if limit else n_split
 
     result = Result(
         protocol=PROTOCOL,
@@ -337,14 +372,25 @@ def _check_latent_shapes(model: Any, ds: Any, split: str, dev: torch.device, s_d
         )
 
 
-def _check_writable(out: Path) -> None:
+def _check_writable(out: Path) -> list[Path]:
+    """Create ``out`` (and its missing parents) and probe it; the folders created, deepest first."""
     import os
     import tempfile
 
+    created = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=out, prefix=".probe.")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        _remove_if_empty(created)
         raise MsdBenchError(f"--out {out} is not writable ({exc.strerror or exc}); choose another folder") from None
+    return created
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders this run created, deepest first, as long as they are empty."""
+    for p in folders:
+        with contextlib.suppress(OSError):
+            p.rmdir()
