@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from msd_bench import PROTOCOL
 from msd_bench.leaderboard import add_result, build_leaderboard
 from msd_bench.testing import example_revisions, make_result
 
@@ -166,7 +167,7 @@ def board(tmp_path) -> Path:
         add_result(make_result(name, scores={"acc": acc}, latency_ms=lat), root)
     for name, acc in (("model-a", 0.6), ("model-b", 0.4)):
         add_result(make_result(name, dataset="shapes", scores={"acc": acc}), root)
-    pics = root / "results" / "model-a" / "1.0" / "sprites"
+    pics = root / "results" / PROTOCOL / "model-a" / "1.0" / "sprites"
     pics.mkdir(parents=True)
     from PIL import Image
 

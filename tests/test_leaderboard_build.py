@@ -159,13 +159,18 @@ def test_default_key_scores_without_config_and_generic_fallback(tmp_path):
 
     assert load_config(tmp_path / "none") == BoardConfig() == BoardConfig(dict(DEFAULT_KEY_SCORES))
     root = tmp_path / "s"
-    scores = {"mig": 0.2, "mse": 0.1, "zeta": 0.9, "alpha": 0.5}
+    rec, swap = "reconstruction.judge_accuracy.mean", "static_dynamic_swap.accuracy.mean"
+    scores = {rec: 0.2, "mse": 0.1, swap: 0.9, "alpha": 0.5}
     add_result(make_result("a", scores=scores, directions=LOWER), root)
-    add_result(make_result("b", scores={**scores, "mig": 0.3}, directions=LOWER), root)
-    report = build(root, config=None)  # no config.yaml: the shipped defaults present in the table, in order
-    assert [k["name"] for k in table(report)["key_scores"]] == ["mig", "mse"]
+    add_result(make_result("b", scores={**scores, rec: 0.3}, directions=LOWER), root)
+    report = build(root, config=None)  # no config.yaml: the headline scores present in the table, in order
+    assert [k["name"] for k in table(report)["key_scores"]] == [swap, rec]
+    assert table(report)["rank_rule"]["source"] == "headlines"
+    assert table(report)["rank_rule"]["absent"] == ["msd.multi_factor_swap"]
     (root / "config.yaml").write_text("key_scores: {}\nmax_keys: 3\n")  # always the generic choice
-    assert [k["name"] for k in table(build(root, config=None))["key_scores"]] == ["alpha", "mig", "mse"]
+    fallback = table(build(root, config=None))
+    assert [k["name"] for k in fallback["key_scores"]] == ["alpha", "mse", rec]
+    assert fallback["rank_rule"]["source"] == "fallback"
 
 
 # ---------------------------------------------------------------------------------- incomplete entries
@@ -193,7 +198,7 @@ def test_incomplete_entries_show_blanks_and_flags_never_zeros(tmp_path):
     md = (out / "LEADERBOARD.md").read_text()
     line = next(x for x in md.splitlines() if "| no-mse 1.0 |" in x)
     cells = [c.strip() for c in line.strip("|").split("|")]
-    assert cells[0] == "" and cells[6] == "" and "missing mse" in cells[-1]
+    assert cells[0] == "" and cells[1] == "" and cells[7] == "" and "missing mse" in cells[-1]
     assert "| n/a |" in next(x for x in md.splitlines() if "| na 1.0 |" in x)
     with open(out / "leaderboard.csv", newline="") as f:
         by = {r["submission"]: r for r in csv.DictReader(f)}
@@ -300,7 +305,7 @@ def test_rebuild_is_byte_identical_and_location_independent(tmp_path):
     for i, (acc, lat) in enumerate([(0.5, 1.5), (0.7, 2.25), (1 / 3, 4.0)]):
         add_result(make_result(f"m{i}", scores={"acc": acc, "mse": acc / 7}, directions=LOWER, latency_ms=lat), root)
         add_result(make_result(f"m{i}", dataset="shapes", scores={"acc": acc}), root)
-    pics = root / "results" / "m0" / "1.0" / "sprites"
+    pics = root / "results" / PROTOCOL / "m0" / "1.0" / "sprites"
     pics.mkdir()
     (pics / "swap.png").write_bytes(b"\x89PNG fake")
     (root / "results" / "bad.json").write_text("{")
@@ -312,7 +317,7 @@ def test_rebuild_is_byte_identical_and_location_independent(tmp_path):
     assert digest(root / PROTOCOL) == first
     # A copy of the store elsewhere builds the same bytes (links are relative, no absolute paths).
     copy = tmp_path / "elsewhere" / "store"
-    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(PROTOCOL))
+    shutil.copytree(root, copy, ignore=lambda d, names: [PROTOCOL] if Path(d) == root else [])  # the board only
     build(copy, formats=["all"])
     assert digest(copy / PROTOCOL) == first
     assert str(tmp_path) not in (root / PROTOCOL / "index.html").read_text()
@@ -322,20 +327,20 @@ def test_pictures_are_linked_relative_to_the_board(tmp_path):
     root = tmp_path / "s"
     add_result(make_result("a", scores={"acc": 0.5}), root)
     add_result(make_result("b", scores={"acc": 0.4}), root)
-    pics = root / "results" / "a" / "1.0" / "sprites"
+    pics = root / "results" / PROTOCOL / "a" / "1.0" / "sprites"
     (pics / "gifs").mkdir(parents=True)
     for name in ("swap.png", "gifs/walk.gif", "notes.txt"):
         (pics / name).write_bytes(b"x")
     out = tmp_path / "site"
     report = build(root, out=out)
     rows = rows_by_id(table(report))
-    assert rows["a@1.0"]["pictures"] == ["../../s/results/a/1.0/sprites/gifs/walk.gif",
-                                         "../../s/results/a/1.0/sprites/swap.png"]
+    assert rows["a@1.0"]["pictures"] == ["../../s/results/msd-bench-1/a/1.0/sprites/gifs/walk.gif",
+                                         "../../s/results/msd-bench-1/a/1.0/sprites/swap.png"]
     assert rows["b@1.0"]["pictures"] == []
     for rel in rows["a@1.0"]["pictures"] + [rows["a@1.0"]["result"]]:
         assert (out / PROTOCOL / rel).resolve().is_file()
     html = (out / PROTOCOL / "index.html").read_text()
-    assert 'href="../../s/results/a/1.0/sprites/swap.png"' in html
+    assert 'href="../../s/results/msd-bench-1/a/1.0/sprites/swap.png"' in html
 
 
 def test_html_is_self_contained(tmp_path):

@@ -75,7 +75,7 @@ def test_missing_store_is_one_line_exit_2(tmp_path):
 
 
 def test_bad_file_is_reported_and_skipped_build_still_succeeds(store):
-    bad = store / "results" / "model-c" / "1.0" / "sprites.json"
+    bad = store / "results" / PROTOCOL / "model-c" / "1.0" / "sprites.json"
     bad.parent.mkdir(parents=True)
     bad.write_text("{")
     r = runner.invoke(app, ["leaderboard", "build", "--store", str(store)])
@@ -83,7 +83,7 @@ def test_bad_file_is_reported_and_skipped_build_still_succeeds(store):
     assert f"malformed: {bad}: malformed JSON" in r.stderr
     board = json.loads((store / PROTOCOL / "leaderboard.json").read_text())
     assert len(board["datasets"]["sprites"]["entries"]) == 2
-    assert board["problems"][0].startswith("malformed: results/model-c/1.0/sprites.json: malformed JSON")
+    assert board["problems"][0].startswith(f"malformed: results/{PROTOCOL}/model-c/1.0/sprites.json: malformed JSON")
     strict = runner.invoke(app, ["leaderboard", "build", "--store", str(store), "--strict"])
     assert strict.exit_code == 1
 

@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+from pydantic import ValidationError
 
 from msd_bench import PROTOCOL
 from msd_bench.harness.results import read_result
@@ -51,7 +52,7 @@ def only(problems, kind):
 def test_add_result_writes_atomically_at_its_place(tmp_path):
     r = make_result("model-a", version="2.1", dataset="sprites")
     path = add_result(r, tmp_path / "lb")
-    assert path == tmp_path / "lb" / "results" / "model-a" / "2.1" / "sprites.json"
+    assert path == tmp_path / "lb" / "results" / PROTOCOL / "model-a" / "2.1" / "sprites.json"
     assert read_result(path) == r
     assert sorted(p.name for p in path.parent.iterdir()) == ["sprites.json"]  # no temporary file left
     # Replacing the result of the same key keeps one file.
@@ -60,12 +61,62 @@ def test_add_result_writes_atomically_at_its_place(tmp_path):
     assert read_result(path).scores["acc"].value == 0.1
 
 
-@pytest.mark.parametrize("field,value", [("version", "1/2"), ("version", ".."), ("submission", ".hidden")])
+@pytest.mark.parametrize("field,value", [("version", "1/2"), ("version", ".."), ("name", ".hidden"),
+                                         ("version", "../../../../outside")])
 def test_add_result_refuses_names_that_are_not_folder_names(tmp_path, field, value):
-    kwargs = {"submission": "model-a", "version": "1.0", field: value}
+    # the schema refuses such a name (one rule: harness.manifest.NAME_PATTERN) ...
+    with pytest.raises(ValidationError, match="should match pattern"):
+        make_result(**{"submission" if field == "name" else field: value})
+    # ... and add_result refuses a record built without validation
+    r = make_result()
+    r.submission = r.submission.model_copy(update={field: value})
     with pytest.raises(LeaderboardError, match="cannot be a folder name"):
-        add_result(make_result(**kwargs), tmp_path / "lb")
+        add_result(r, tmp_path / "lb")
     assert not (tmp_path / "lb").exists() or not any((tmp_path / "lb").rglob("*.json"))
+
+
+def test_results_are_keyed_by_protocol_on_disk(tmp_path):
+    root = tmp_path / "lb"
+    one = add_result(make_result("model-a", protocol="msd-bench-1"), root)
+    two = add_result(make_result("model-a", protocol="msd-bench-2"), root)
+    assert one == root / "results" / "msd-bench-1" / "model-a" / "1.0" / "sprites.json"
+    assert two == root / "results" / "msd-bench-2" / "model-a" / "1.0" / "sprites.json"
+    entries, problems = scan_store(root, example_revisions(protocol="msd-bench-2"))
+    assert sorted(e.key for e in entries) == [("msd-bench-1", "model-a", "1.0", "sprites"),
+                                              ("msd-bench-2", "model-a", "1.0", "sprites")]
+    assert [p.kind for p in problems] == ["needs_rerun"] and problems[0].path == one  # kept in its own table
+
+
+def test_protocol_path_escape_is_malformed_and_never_written_outside(store, tmp_path):
+    # issue 18, item 2: a stored result with "protocol": "../../../outside"
+    path = result_path(store, "model-a", "1.0", "sprites")
+    data = json.loads(path.read_text())
+    data["protocol"] = "../../../outside"
+    path.write_text(json.dumps(data))
+    entries, problems = scan(store)
+    assert names(entries) == ["model-b"]
+    p = only(problems, "malformed")
+    assert p.path == path and "protocol" in p.message and "../../../outside" in p.message and p.skipped
+    from msd_bench.leaderboard import build_leaderboard
+
+    before = {q for q in tmp_path.rglob("*")}
+    report = build_leaderboard(store, revisions=example_revisions())
+    after = {q for q in tmp_path.rglob("*")}
+    assert all(q.is_relative_to(store) for q in after - before)
+    assert all(q.is_relative_to(store) for q in report.written)
+    assert not (tmp_path.parent / "outside").exists() and not (store.parent / "outside").exists()
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_nan_or_inf_score_is_malformed(store, value):
+    path = result_path(store, "model-a", "1.0", "sprites")
+    text = path.read_text().replace('"value": 0.9', f'"value": {value}')
+    assert value in text
+    path.write_text(text)
+    entries, problems = scan(store)
+    assert names(entries) == ["model-b"]
+    p = only(problems, "malformed")
+    assert "scores.acc.value" in p.message and "finite" in p.message
 
 
 def test_clean_store_has_no_problem(store):
@@ -78,7 +129,8 @@ def test_missing_store_is_one_line_error(tmp_path):
     with pytest.raises(LeaderboardError) as exc:
         scan_store(tmp_path / "nope", example_revisions())
     msg = str(exc.value)
-    assert "\n" not in msg and "does not exist" in msg and "results/<submission>/<version>/<dataset>.json" in msg
+    assert "\n" not in msg and "does not exist" in msg
+    assert "results/<protocol>/<submission>/<version>/<dataset>.json" in msg
 
 
 def test_store_without_results_folder_is_empty(tmp_path):
@@ -86,7 +138,7 @@ def test_store_without_results_folder_is_empty(tmp_path):
 
 
 def test_malformed_json_is_reported_in_one_line_and_skipped(store):
-    bad = store / "results" / "model-c" / "1.0" / "sprites.json"
+    bad = store / "results" / PROTOCOL / "model-c" / "1.0" / "sprites.json"
     bad.parent.mkdir(parents=True)
     bad.write_text('{"protocol": ')
     entries, problems = scan(store)
@@ -109,7 +161,7 @@ def test_schema_invalid_result_names_the_field(store):
 
 
 def test_non_utf8_and_non_object_files_are_malformed(store):
-    d = store / "results" / "model-x" / "1.0"
+    d = store / "results" / PROTOCOL / "model-x" / "1.0"
     d.mkdir(parents=True)
     (d / "sprites.json").write_bytes(b"\xff\xfe\x00")
     (d / "shapes.json").write_text("[1, 2]")
@@ -120,9 +172,9 @@ def test_non_utf8_and_non_object_files_are_malformed(store):
 
 def test_stray_and_hidden_files(store):
     (store / "results" / "notes.json").write_text("{}")
-    hidden = store / "results" / "model-a" / "1.0" / ".sprites.json.tmp.json"
+    hidden = store / "results" / PROTOCOL / "model-a" / "1.0" / ".sprites.json.tmp.json"
     hidden.write_text("{")  # an atomic write in progress: ignored
-    working = store / "results" / "model-a" / "1.0" / "sprites" / "result.json"
+    working = store / "results" / PROTOCOL / "model-a" / "1.0" / "sprites" / "result.json"
     working.parent.mkdir()
     working.write_text("{")  # an evaluation's resumable working copy next to the pictures: ignored
     entries, problems = scan(store)
@@ -133,7 +185,7 @@ def test_stray_and_hidden_files(store):
 
 def test_misplaced_result_is_reported_with_its_expected_path(store):
     src = result_path(store, "model-b", "1.0", "sprites")
-    dst = store / "results" / "model-z" / "1.0" / "sprites.json"
+    dst = store / "results" / PROTOCOL / "model-z" / "1.0" / "sprites.json"
     dst.parent.mkdir(parents=True)
     shutil.move(src, dst)
     entries, problems = scan(store)
@@ -144,7 +196,7 @@ def test_misplaced_result_is_reported_with_its_expected_path(store):
 
 def test_copy_of_a_result_is_a_duplicate(store):
     src = result_path(store, "model-a", "1.0", "sprites")
-    dst = store / "results" / "model-a" / "1.0-copy" / "sprites.json"
+    dst = store / "results" / PROTOCOL / "model-a" / "1.0-copy" / "sprites.json"
     dst.parent.mkdir(parents=True)
     shutil.copy(src, dst)
     entries, problems = scan(store)
@@ -152,6 +204,22 @@ def test_copy_of_a_result_is_a_duplicate(store):
     assert entries[0].path == src
     p = only(problems, "duplicate")
     assert p.path == dst and f"already at {src}" in p.message
+
+
+def test_copied_result_with_the_same_hash_does_not_knock_the_real_entry_off(store):
+    # issue 18, item 5: a copy of model-a's result, renamed to sit at another canonical path (same
+    # submission hash, same start time) must not remove model-a from the board.
+    src = result_path(store, "model-a", "1.0", "sprites")
+    data = json.loads(src.read_text())
+    data["submission"]["name"] = "aaa-copy"  # sorts before model-a
+    dst = result_path(store, "aaa-copy", "1.0", "sprites")
+    dst.parent.mkdir(parents=True)
+    dst.write_text(json.dumps(data))
+    entries, problems = scan(store)
+    assert "model-a" in names(entries)
+    dups = [p for p in problems if p.kind == "duplicate"]
+    assert sorted(p.path for p in dups) == sorted([src, dst])
+    assert all(not p.skipped and "a copied result?" in p.message for p in dups)
 
 
 def test_same_artefacts_under_a_new_version_keep_the_earliest(store):

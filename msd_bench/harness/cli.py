@@ -257,7 +257,7 @@ def submit(
 ) -> None:
     """Validate, evaluate and time a submission on every dataset it declares; store; rebuild the board.
 
-    Results go to <store>/results/<name>/<version>/<dataset>.json with their pictures beside them,
+    Results go to <store>/results/<protocol>/<name>/<version>/<dataset>.json with their pictures beside them,
     then the leaderboard in <store>/<protocol>/ is rebuilt. A Hub submission is pinned to the
     resolved commit (works offline with HF_HUB_OFFLINE=1 and a local cache).
 

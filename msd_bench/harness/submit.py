@@ -33,7 +33,7 @@ def submit(
 ) -> list[Result]:
     """Validate, evaluate and time a submission on every dataset it declares, store the results.
 
-    The results go to ``<store>/results/<name>/<version>/<dataset>.json`` with the pictures in the
+    The results go to ``<store>/results/<protocol>/<name>/<version>/<dataset>.json`` with the pictures in the
     folder beside it; the leaderboard is rebuilt unless ``rebuild`` is False. A submission from the
     Hub is pinned to the resolved commit, which its results record.
     """

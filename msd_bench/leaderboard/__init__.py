@@ -4,7 +4,7 @@ Python API (see ``docs/leaderboard.md``)::
 
     from msd_bench.leaderboard import add_result, scan_store, build_leaderboard
 
-    path = add_result(result, root="leaderboard")        # atomic; leaderboard/results/<sub>/<ver>/<ds>.json
+    path = add_result(result, root="leaderboard")        # atomic; leaderboard/results/<protocol>/<sub>/<ver>/<ds>.json
     entries, problems = scan_store("leaderboard")        # never raises on a bad file; one-line problems
     report = build_leaderboard("leaderboard")            # writes leaderboard/<protocol>/{json,csv,md,html}
 

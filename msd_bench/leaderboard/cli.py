@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .. import PROTOCOL
@@ -17,19 +18,19 @@ app = typer.Typer(
     help=(
         "Build, show and compare leaderboards from the results store.\n\n"
         "The store holds one result per (submission, version, dataset) at "
-        "leaderboard/results/<submission>/<version>/<dataset>.json (written by `msd-bench submit`).\n\n"
+        "leaderboard/results/<protocol>/<submission>/<version>/<dataset>.json (written by `msd-bench submit`).\n\n"
         "Example: msd-bench leaderboard build && msd-bench leaderboard show --dataset sprites"
     ),
 )
 
-STORE_HELP = "Store root holding results/<submission>/<version>/<dataset>.json."
+STORE_HELP = "Store root holding results/<protocol>/<submission>/<version>/<dataset>.json."
 
 
 def _print_problems(problems) -> None:
     for p in problems:
         colour = "yellow" if not p.skipped else "red"
-        err_console.print(f"[{colour}]{p.kind}[/]: {p.path}: {p.message}{' (skipped)' if p.skipped else ''}",
-                          soft_wrap=True, markup=True, highlight=False)
+        tail = escape(f"{p.path}: {p.message}{' (skipped)' if p.skipped else ''}")
+        err_console.print(f"[{colour}]{p.kind}[/]: {tail}", soft_wrap=True, markup=True, highlight=False)
 
 
 @app.command("build")

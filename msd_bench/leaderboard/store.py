@@ -1,11 +1,16 @@
-"""The results store: one JSON result per (submission, version, dataset), and its checks.
+"""The results store: one JSON result per (protocol, submission, version, dataset), and its checks.
 
 Layout under a store root (default ``leaderboard/`` in the current directory)::
 
-    <root>/results/<submission>/<version>/<dataset>.json     the result record (harness.results.Result)
-    <root>/results/<submission>/<version>/<dataset>/*.png    pictures saved by `msd-bench evaluate`
-    <root>/<protocol>/...                                     built leaderboards (see build.py)
-    <root>/config.yaml                                        optional: key scores per dataset
+    <root>/results/<protocol>/<submission>/<version>/<dataset>.json   the result (harness.results.Result)
+    <root>/results/<protocol>/<submission>/<version>/<dataset>/*.png  pictures saved by `msd-bench evaluate`
+    <root>/<protocol>/...                                              built leaderboards (see build.py)
+    <root>/config.yaml                                                 optional: key scores per dataset
+
+Results are keyed by protocol on disk, so the results of one submission version on one dataset under
+two protocols (before and after a protocol bump) both stay in the store, each in its own board.
+Every path component is a name of the one rule :data:`msd_bench.harness.manifest.NAME_PATTERN`,
+checked by the result schema itself (a stored result with another protocol or name is malformed).
 
 :func:`add_result` writes a result atomically at its place. :func:`scan_store` reads every result,
 never crashes on a bad file, and returns the usable entries plus one-line :class:`Problem` reports:
@@ -26,6 +31,7 @@ from typing import Literal
 from .. import PROTOCOL
 from .._io import sha256_file
 from ..errors import MsdBenchError
+from ..harness.manifest import NAME_RULE, is_name
 from ..harness.results import Result, read_result, write_result
 
 RESULTS_DIR = "results"
@@ -165,31 +171,34 @@ def current_revisions(datasets: list[str] | tuple[str, ...] | set[str]) -> Revis
 
 # ------------------------------------------------------------------------------------------ layout
 def _safe_component(value: str, what: str) -> str:
-    if not value or value in (".", "..") or value.startswith(".") or "/" in value or "\\" in value or "\0" in value:
-        raise LeaderboardError(
-            f"{what} {value!r} cannot be a folder name in the store; expected no '/', '\\' and no leading '.'"
-        )
+    if not is_name(value):
+        raise LeaderboardError(f"{what} {value!r} cannot be a folder name in the store; expected {NAME_RULE}")
     return value
 
 
-def result_path(root: str | os.PathLike, submission: str, version: str, dataset: str) -> Path:
-    """Where the result of ``(submission, version, dataset)`` lives under store ``root``."""
+def result_path(
+    root: str | os.PathLike, submission: str, version: str, dataset: str, protocol: str = PROTOCOL
+) -> Path:
+    """Where the result of ``(protocol, submission, version, dataset)`` lives under store ``root``."""
     return (
         Path(root)
         / RESULTS_DIR
+        / _safe_component(protocol, "protocol")
         / _safe_component(submission, "submission name")
         / _safe_component(version, "submission version")
         / f"{_safe_component(dataset, 'dataset name')}.json"
     )
 
 
-def pictures_dir(root: str | os.PathLike, submission: str, version: str, dataset: str) -> Path:
+def pictures_dir(
+    root: str | os.PathLike, submission: str, version: str, dataset: str, protocol: str = PROTOCOL
+) -> Path:
     """Folder where `evaluate` saves a result's pictures (linked from the HTML board)."""
-    return result_path(root, submission, version, dataset).with_suffix("")
+    return result_path(root, submission, version, dataset, protocol).with_suffix("")
 
 
 def add_result(result: Result, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
-    """Write ``result`` into the store at ``<root>/results/<submission>/<version>/<dataset>.json``.
+    """Write ``result`` at ``<root>/results/<protocol>/<submission>/<version>/<dataset>.json``.
 
     The write is atomic (temporary file + rename); an existing result of the same key is replaced.
 
@@ -203,7 +212,8 @@ def add_result(result: Result, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
     LeaderboardError
         When a name cannot be a folder name (contains '/', starts with '.').
     """
-    path = result_path(root, result.submission.name, result.submission.version, result.dataset.name)
+    r = result
+    path = result_path(root, r.submission.name, r.submission.version, r.dataset.name, r.protocol)
     return write_result(result, path)
 
 
@@ -290,7 +300,8 @@ def scan_store(
     if not root.is_dir():
         raise LeaderboardError(
             f"leaderboard store {root} does not exist or is not a folder; expected"
-            f" {root}/{RESULTS_DIR}/<submission>/<version>/<dataset>.json (pass --store DIR, or run `msd-bench submit`)"
+            f" {root}/{RESULTS_DIR}/<protocol>/<submission>/<version>/<dataset>.json"
+            " (pass --store DIR, or run `msd-bench submit`)"
         )
     results_root = root / RESULTS_DIR
     problems: list[Problem] = []
@@ -300,11 +311,11 @@ def scan_store(
         rel = path.relative_to(results_root)
         if any(part.startswith(".") for part in rel.parts):
             continue  # temporary files of an atomic write in progress, hidden folders
-        if len(rel.parts) > 3:
+        if len(rel.parts) > 4:
             continue  # inside a result's own folder: pictures, an evaluation's resumable working copy
-        if len(rel.parts) != 3:
+        if len(rel.parts) != 4:
             problems.append(
-                Problem("stray", path, "not at results/<submission>/<version>/<dataset>.json; left alone")
+                Problem("stray", path, "not at results/<protocol>/<submission>/<version>/<dataset>.json; left alone")
             )
             continue
         try:
@@ -324,7 +335,7 @@ def scan_store(
     for key, group in sorted(by_key.items()):
         r0 = group[0].result
         try:
-            canonical = result_path(root, r0.submission.name, r0.submission.version, r0.dataset.name)
+            canonical = result_path(root, r0.submission.name, r0.submission.version, r0.dataset.name, r0.protocol)
         except LeaderboardError as exc:
             for e in group:
                 problems.append(Problem("misplaced", e.path, str(exc)))
@@ -346,7 +357,10 @@ def scan_store(
         if winners:
             kept.append(winners[0])
 
-    # The same artefacts (submission hash) under another name or version: keep the earliest.
+    # The same artefacts (submission hash) under another name or version: the earliest run wins and
+    # the later ones are reported and skipped (a re-submission under a new name). Results that tie on
+    # the start time too cannot be told apart (a copied file, edited to sit at another canonical path):
+    # all of them stay on the board, each reported, so a copy never knocks the real entry off.
     by_hash: dict[tuple[str, str, str], list[StoreEntry]] = defaultdict(list)
     for e in kept:
         r = e.result
@@ -356,15 +370,24 @@ def scan_store(
         if len(group) < 2:
             continue
         group = sorted(group, key=lambda e: (e.result.started_at, str(e.path)))
-        first = group[0]
-        for e in group[1:]:
+        first = [e for e in group if e.result.started_at == group[0].result.started_at]
+        digest = group[0].result.submission.submission_hash[:12]
+        if len(first) > 1:
+            for e in first:
+                others = ", ".join(str(o.path) for o in first if o is not e)
+                problems.append(
+                    Problem(
+                        "duplicate",
+                        e.path,
+                        f"same submission hash {digest} and start time {e.result.started_at} as {others}"
+                        " (a copied result?); all are kept until the copy is removed",
+                        skipped=False,
+                    )
+                )
+        for e in group[len(first) :]:
             dropped.add(e.path)
             problems.append(
-                Problem(
-                    "duplicate",
-                    e.path,
-                    f"same submission hash {e.result.submission.submission_hash[:12]} as {first.path}",
-                )
+                Problem("duplicate", e.path, f"same submission hash {digest} as {first[0].path}, which ran earlier")
             )
     kept = [e for e in kept if e.path not in dropped]
 
