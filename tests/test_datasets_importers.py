@@ -38,61 +38,7 @@ def _decode(img: np.ndarray) -> int:
     return int(sum(b << k for k, b in enumerate(bits)))
 
 
-# ----------------------------------------------------------------------------------------- LPC sprites
-def _write_lpc(folder, n=3, action_name="spellcard"):
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    truth = {}
-    for action in ("walk", action_name, "slash"):
-        for direction in ("front", "left", "right"):
-            for split in ("train", "test"):
-                x = (rng.integers(0, 256, size=(n, 8, 64, 64, 3)) / 255.0).astype(np.float32)
-                attr = rng.integers(0, 6, size=(n, 4))
-                onehot = np.zeros((n, 8, 4, 6), dtype=np.float32)
-                for i in range(n):
-                    for k in range(4):
-                        onehot[i, :, k, attr[i, k]] = 1
-                np.save(folder / f"{action}_{direction}_frames_{split}.npy", x)
-                np.save(folder / f"{action}_{direction}_attributes_{split}.npy", onehot)
-                truth[(action, direction, split)] = (x, attr)
-    return truth
-
-
-def test_lpc_sprites_roundtrip(tmp_path, cache):
-    truth = _write_lpc(tmp_path / "npy")
-    res = runner.invoke(app, ["datasets", "import", "lpc-sprites", "--from", str(tmp_path / "npy")])
-    assert res.exit_code == 0, res.output
-    ds = open_dataset("sprites-lpc")
-    assert ds.path == cache / "datasets" / "imported" / "sprites-lpc.h5"
-    assert ds.n == 9 * 2 * 3 and ds.shape == (8, 3, 64, 64)
-    assert [f.name for f in ds.factors] == ["body", "bottom", "top", "hair", "movement"]
-    data, labels = ds.read(np.arange(ds.n))
-    seen = 0
-    move_names = ds.factor("movement").value_names
-    for (action, direction, split), (x, attr) in truth.items():
-        mv = move_names.index(f"{'spellcast' if action == 'spellcard' else action}_{direction}")
-        rows = np.flatnonzero(labels[:, 4] == mv)
-        split_rows = set(ds.indices("test")) if split == "test" else set(ds.indices("train")) | set(ds.indices("val"))
-        rows = [r for r in rows if r in split_rows]
-        assert len(rows) == 3
-        for i, r in enumerate(rows):
-            np.testing.assert_array_equal(data[r], np.round(x[i] * 255).astype(np.uint8).transpose(0, 3, 1, 2))
-            np.testing.assert_array_equal(labels[r, :4], attr[i])
-            seen += 1
-    assert seen == ds.n
-    assert ds.indices("test").size == 27 and ds.indices("val").size == 4  # 15 % of 27 train sequences
-
-
-def test_lpc_bad_attributes(tmp_path, cache):
-    _write_lpc(tmp_path / "npy", n=2)
-    np.save(tmp_path / "npy" / "walk_left_attributes_test.npy", np.zeros((2, 8, 4, 6), dtype=np.float32))
-    res = runner.invoke(app, ["datasets", "import", "lpc-sprites", "--from", str(tmp_path / "npy")])
-    assert res.exit_code == 2 and "walk_left_attributes_test.npy: attributes are not one-hot" in res.output
-    assert not (cache / "datasets" / "imported" / "sprites-lpc.h5").exists() and _no_tmp(cache)
-    _write_lpc(tmp_path / "npy2", n=2)
-    (tmp_path / "npy2" / "slash_right_frames_train.npy").unlink()
-    res = runner.invoke(app, ["datasets", "import", "lpc-sprites", "--from", str(tmp_path / "npy2")])
-    assert res.exit_code == 2 and "slash_right_frames_train.npy: file missing" in res.output
+# LPC sprites: tests/test_datasets_sprites.py (written from the generator in the original layout)
 
 
 # ----------------------------------------------------------------------------------------- MSD

@@ -6,10 +6,10 @@ or shape) and writes atomically into ``$MSD_BENCH_CACHE/datasets/imported/`` (or
 ========== ============================================== ====================================
 kind       input                                          output
 ========== ============================================== ====================================
-lpc-sprites folder of ``{action}_{direction}_frames_{train,test}.npy`` ``sprites-lpc.h5``
-           ``[N, 8, 64, 64, 3]`` float in [0, 1] and
-           ``..._attributes_...npy`` one-hot ``[N, 8, 4, 6]``
-           or ``[N, 4, 6]`` (Li & Mandt, 2018)
+lpc-sprites folder of ``{action}_{direction}_frames_{train,test}.npy`` ``sprites-lpc.h5`` (rows, splits
+           ``[N, 8, 64, 64, 3]`` float32 = uint8 / 256 and     and content hash of the built-in
+           ``..._attributes_...npy`` one-hot ``[N, 8, 4, 6]``  ``sprites`` for the complete files)
+           (Li & Mandt, 2018)
 msd        an MSD benchmark ``.h5``                       copied as is (after validation)
 dsprites   ``dsprites_ndarray_...npz`` (``imgs``,          ``dsprites-static-real.h5``,
            ``latents_classes``)                            ``dsprites-dynamic-real.h5``
@@ -66,15 +66,6 @@ def _write(dest: Path, name: str, source: Path, factors: list[Factor], shape: tu
     return dest
 
 
-def _to_uint8(x: np.ndarray, where: str) -> np.ndarray:
-    """Frames in [0, 1] floats (or uint8 already) -> uint8, exactly rounded."""
-    if x.dtype == np.uint8:
-        return x
-    if x.dtype.kind != "f":
-        raise DatasetError(f"{where}: dtype {x.dtype}; expected float frames in [0, 1] or uint8")
-    return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def _load_npy(path: Path) -> np.ndarray:
     if not path.is_file():
         raise DatasetError(f"{path}: file missing; expected the LPC sprites npy files in this folder")
@@ -92,64 +83,128 @@ def _split_val(idx: np.ndarray, seed: int, frac: float = 0.15) -> tuple[np.ndarr
 
 
 # ----------------------------------------------------------------------------------------- LPC sprites
-LPC_ACTIONS = (("walk",), ("spellcard", "spellcast"), ("slash",))
-LPC_DIRECTIONS = ("left", "front", "right")  # our movement order: action * 3 + direction
+LPC_ACTIONS = (("walk",), ("spellcard", "spellcast"), ("slash",))  # the original files say "spellcard"
+LPC_DIRECTIONS = ("front", "left", "right")  # movement = 3 * action + direction, as in load_sprites.py
+LPC_SPLIT_SIZES = {"train": 1000, "test": 296}
+
+
+def _lpc_frames(x: np.ndarray, where: str) -> np.ndarray:
+    """Original frames (float32 = uint8 / 256, or uint8) -> uint8 ``[N, 8, 3, 64, 64]``, exactly."""
+    if x.dtype == np.uint8:
+        u8 = np.asarray(x)
+    elif x.dtype.kind == "f":
+        scaled = np.asarray(x, dtype=np.float64) * 256.0
+        u8 = scaled.astype(np.uint8)
+        if not (np.isfinite(scaled).all() and (scaled >= 0).all() and (scaled <= 255).all()
+                and (u8 == scaled).all()):
+            raise DatasetError(f"{where}: frame values are not uint8 / 256; expected the original Sprites npy "
+                               "files (frame_to_npy.py divides the 8-bit pixels by 256)")
+    else:
+        raise DatasetError(f"{where}: dtype {x.dtype}; expected float32 frames (uint8 / 256) or uint8")
+    return np.ascontiguousarray(u8.transpose(0, 1, 4, 2, 3))
+
+
+def _lpc_attributes(at: np.ndarray, n: int, where: str) -> np.ndarray:
+    """One-hot ``[N, 8, 4, 6]`` (or ``[N, 4, 6]``) -> int ``[N, 4]``."""
+    at = np.asarray(at)
+    if at.ndim == 4:  # [N, T, 4, 6]: constant over frames
+        if at.shape[1] != 8 or not (at == at[:, :1]).all():
+            raise DatasetError(f"{where}: attributes change over frames or have {at.shape[1]} frames; expected "
+                               "the same one-hot attributes in all 8 frames")
+        at = at[:, 0]
+    if at.ndim != 3 or at.shape[1:] != (4, 6) or at.shape[0] != n:
+        raise DatasetError(f"{where}: shape {at.shape}; expected one-hot [{n}, 8, 4, 6] or [{n}, 4, 6]")
+    if not ((at == 0) | (at == 1)).all() or not (at.sum(-1) == 1).all():
+        raise DatasetError(f"{where}: attributes are not one-hot over the last axis")
+    return at.argmax(-1).astype(np.int64)
+
+
+def _lpc_check_directions(folder: Path, name: str, direction: str, split: str, n_by_split: dict[str, int]) -> None:
+    """Check ``{action}_{direction}_directions_{split}.npy`` where present (one-hot [N, 8, 3]: front, left, right).
+
+    The original ``frame_to_npy.py`` saves the *test* directions under the ``_train`` name and writes no
+    ``_test`` file; a ``_train`` file with the test split's length is accepted as that known slip.
+    """
+    path = folder / f"{name}_{direction}_directions_{split}.npy"
+    if not path.is_file():
+        return
+    di = np.asarray(_load_npy(path))
+    lengths = {n_by_split[split]} | ({n_by_split["test"]} if split == "train" else set())
+    if di.ndim != 3 or di.shape[1:] != (8, 3) or di.shape[0] not in lengths:
+        raise DatasetError(f"{path}: shape {di.shape}; expected one-hot [{n_by_split[split]}, 8, 3] directions")
+    want = np.zeros(3)
+    want[LPC_DIRECTIONS.index(direction)] = 1
+    if not (di == want).all():
+        raise DatasetError(f"{path}: directions are not all {direction!r} (one-hot {want.astype(int).tolist()}); "
+                           "expected the direction of the file name")
 
 
 def import_lpc_sprites(source: Path, out: Path, seed: int = 0, progress: bool = True) -> list[Path]:
-    """Li & Mandt LPC Sprites npy folder -> ``sprites-lpc.h5`` (factors as the built-in ``sprites``).
+    """Li & Mandt's Sprites npy folder -> ``sprites-lpc.h5``, laid out exactly as the built-in ``sprites``.
 
-    The original train split becomes train + val (15 % of it, seeded); the original test split is
-    the test split. Note: the original split shares characters between train and test.
+    Input: ``{walk,spellcard,slash}_{front,left,right}_frames_{train,test}.npy`` (float32 ``[N, 8, 64, 64, 3]``
+    = uint8 / 256, as ``frame_to_npy.py`` writes them), ``..._attributes_{train,test}.npy`` (one-hot
+    ``[N, 8, 4, 6]``) and, where present, ``..._directions_...npy`` (checked). Every sequence is put at the
+    row the generator gives its (character, movement), and the splits follow the standard rule (training
+    characters of ``RandomState(423)`` minus the seeded val characters; the test characters), so the
+    complete original files give the content hash of the built-in ``sprites`` (full). A file whose
+    characters are not those of the standard split, a duplicate sequence or a character that lacks a
+    movement is refused (one-line error).
     """
-    from .generators.sprites import MOVEMENTS
+    from .generators import sprites as gen
 
     folder = source if source.is_dir() else source.parent
     if (folder / "npy").is_dir() and not any(folder.glob("*_frames_train.npy")):
         folder = folder / "npy"
-    parts: dict[str, list[tuple[np.ndarray, np.ndarray, int]]] = {"train": [], "test": []}
+    standard = dict(zip(("train", "test"), gen.standard_split(), strict=True))
+    where_row: dict[tuple[int, int], tuple[np.ndarray, int, str]] = {}  # (character, movement) -> (frames, row, file)
+    chars_by_move: dict[int, np.ndarray] = {}
     for a, names in enumerate(LPC_ACTIONS):
         for d, direction in enumerate(LPC_DIRECTIONS):
+            move = 3 * a + d
+            found, n_by_split, used = [], {}, {}
             for split in ("train", "test"):
                 name = next((n for n in names if (folder / f"{n}_{direction}_frames_{split}.npy").is_file()), names[0])
-                frames = _load_npy(folder / f"{name}_{direction}_frames_{split}.npy")
-                attrs = _load_npy(folder / f"{name}_{direction}_attributes_{split}.npy")
-                where = str(folder / f"{name}_{direction}_frames_{split}.npy")
+                fpath = folder / f"{name}_{direction}_frames_{split}.npy"
+                frames = _load_npy(fpath)
                 if frames.ndim != 5 or frames.shape[1:] != (8, 64, 64, 3):
-                    raise DatasetError(f"{where}: shape {frames.shape}; expected [N, 8, 64, 64, 3]")
-                at = np.asarray(attrs)
-                awhere = str(folder / f"{name}_{direction}_attributes_{split}.npy")
-                if at.ndim == 4:  # [N, T, 4, 6]: constant over frames
-                    if not (at == at[:, :1]).all():
-                        raise DatasetError(f"{awhere}: attributes change over frames; expected static attributes")
-                    at = at[:, 0]
-                if at.ndim != 3 or at.shape[1:] != (4, 6) or at.shape[0] != frames.shape[0]:
-                    raise DatasetError(f"{awhere}: shape {attrs.shape}; expected one-hot [{frames.shape[0]}, 8, 4, 6] "
-                                       "or [N, 4, 6]")
-                if not ((at == 0) | (at == 1)).all() or not (at.sum(-1) == 1).all():
-                    raise DatasetError(f"{awhere}: attributes are not one-hot over the last axis")
-                parts[split].append((frames, at.argmax(-1).astype(np.int64), a * 3 + d))
-    chunks: list[tuple[np.ndarray, int]] = []  # (frames array, row) in output order
-    labels, origin = [], []
-    for split in ("train", "test"):
-        for frames, attr, move in parts[split]:
-            for i in range(frames.shape[0]):
-                chunks.append((frames, i))
-            labels.append(np.concatenate([attr, np.full((attr.shape[0], 1), move)], axis=1))
-            origin += [split] * attr.shape[0]
-    lab = np.concatenate(labels).astype(np.int64)
-    org = np.array(origin)
-    train, val = _split_val(np.flatnonzero(org == "train"), seed)
-    splits = {"train": train, "val": val, "test": np.flatnonzero(org == "test")}
-    factors = _factors([(n, "static", [str(i) for i in range(6)]) for n in ("body", "bottom", "top", "hair")]
-                       + [("movement", "dynamic", list(MOVEMENTS))])
+                    raise DatasetError(f"{fpath}: shape {frames.shape}; expected [N, 8, 64, 64, 3]")
+                apath = folder / f"{name}_{direction}_attributes_{split}.npy"
+                attr = _lpc_attributes(_load_npy(apath), frames.shape[0], str(apath))
+                ids = gen.character_index(attr)
+                if not np.isin(ids, standard[split]).all():
+                    bad = int(ids[~np.isin(ids, standard[split])][0])
+                    raise DatasetError(f"{apath}: character {bad} is not a standard {split} character "
+                                       "(np.random.RandomState(423).permutation(1296)); expected the original split")
+                n_by_split[split] = frames.shape[0]
+                for r, c in enumerate(ids):
+                    if (int(c), move) in where_row:
+                        raise DatasetError(f"{apath}: character {int(c)} appears twice for {gen.MOVEMENTS[move]}")
+                    where_row[(int(c), move)] = (frames, r, str(fpath))
+                found.append(ids)
+                used[split] = name
+            for split, name in used.items():
+                _lpc_check_directions(folder, name, direction, split, n_by_split)
+            chars_by_move[move] = np.sort(np.concatenate(found))
+    first = chars_by_move[0]
+    for move, ids in chars_by_move.items():
+        if not np.array_equal(ids, first):
+            missing = np.setxor1d(ids, first)
+            raise DatasetError(f"{folder}: character {int(missing[0])} lacks movement {gen.MOVEMENTS[move]} or has it "
+                               "alone; expected every character in all 9 movement files")
+    keep, labels, splits = gen.split_labels(gen.subset_parts(first, seed))
+    n_moves = len(gen.MOVEMENTS)
+    factors = _factors(gen.factors_spec())
 
     def render(i: int, j: int) -> np.ndarray:
-        block = np.stack([np.asarray(arr[r]) for arr, r in chunks[i:j]])  # [B, 8, 64, 64, 3]
-        return np.ascontiguousarray(_to_uint8(block, str(folder)).transpose(0, 1, 4, 2, 3))
+        block = []
+        for row in range(i, j):
+            frames, r, where = where_row[(int(keep[row // n_moves]), row % n_moves)]
+            block.append(_lpc_frames(np.asarray(frames[r:r + 1]), where)[0])
+        return np.stack(block)
 
-    return [_write(out / "sprites-lpc.h5", "sprites-lpc", source, factors, (8, 3, 64, 64), lab, splits, render,
-                   seed, progress=progress)]
+    return [_write(out / "sprites-lpc.h5", "sprites-lpc", source, factors, (gen.T, 3, gen.H, gen.W), labels, splits,
+                   render, seed, block=n_moves * 16, progress=progress)]
 
 
 # ----------------------------------------------------------------------------------------- MSD h5

@@ -32,8 +32,24 @@ from .. import __version__
 from ..harness.manifest import MANIFEST_NAME
 from . import get_method
 
-VERSION = "1.0.0"
-ONNX_VERSION = VERSION + "-onnx"
+VERSION = "1.0.0"  # of a reference trained on a dataset that is not built in
+ONNX_SUFFIX = "-onnx"
+
+
+def reference_version(dataset: str) -> str:
+    """Version of a reference submission: ``<major of the training dataset's version>.0.0``.
+
+    A reference retrained on a new revision of its dataset is a new version (``sprites`` 2.0, the
+    standard Sprites, gives 2.0.0), so the results of the old model keep their own entry in the store.
+    """
+    from ..datasets import get_spec
+    from ..errors import DatasetError
+
+    try:
+        return f"{get_spec(dataset).version.split('.')[0]}.0.0"
+    except DatasetError:
+        return VERSION
+
 AUTHORS = ["msd-bench reference"]
 LICENSE = "MIT"
 
@@ -56,7 +72,7 @@ def manifest_dict(method: str, dataset: str, config: dict[str, Any], fmt: str, e
         ds_entry["input_shape"] = [int(config[k]) for k in ("frames", "channels", "height", "width")]
     return {
         "name": method,
-        "version": VERSION,
+        "version": reference_version(dataset),
         "authors": list(AUTHORS),
         "paper": spec.paper,
         "license": LICENSE,
@@ -158,7 +174,7 @@ def export_onnx(model: nn.Module, folder: Path, dataset: str, description: str) 
                 ["dynamic"], {"noise": frames, "dynamic": frames})
         entry["prior_dynamic"] = "prior_dynamic.onnx"
     manifest = manifest_dict(model.method, dataset, cfg, "onnx", entry, description + " (ONNX export)")
-    manifest["version"] = ONNX_VERSION  # a distinct leaderboard entry if someone submits the copy too
+    manifest["version"] = reference_version(dataset) + ONNX_SUFFIX  # a distinct leaderboard entry if someone submits the copy too
     (folder / MANIFEST_NAME).write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
     return sorted(p.name for p in folder.iterdir())
 
