@@ -20,23 +20,25 @@ from typing import Any
 import yaml
 
 from .._io import atomic_write_text
-from .ranking import DEFAULT_MAX_KEYS, borda, choose_key_scores, most_common, pareto_front, positions
+from .ranking import (
+    DEFAULT_MAX_KEYS,
+    HEADLINES,
+    RENAMED,
+    borda,
+    choose_key_scores,
+    most_common,
+    pareto_front,
+    positions,
+    rank_rule,
+)
 from .store import DEFAULT_ROOT, LeaderboardError, Problem, Revisions, StoreEntry, scan_store
 
 BOARD_SCHEMA = "msd-bench-leaderboard/1"
-#: Key scores used when the store has no ``config.yaml`` (data, not logic: names absent from a table are
-#: skipped, and a table with none of them falls back to the generic choice). Headline measures of the
-#: MSD protocol that apply to every model (no prior needed): judge accuracy after a two-factor swap,
-#: multi-factor swap error, latent-exploration accuracy, MIG and reconstruction error.
-DEFAULT_KEY_SCORES: dict[str, list[str]] = {
-    "default": [
-        "two_factor_swap.accuracy.mean",
-        "multi_swap.error",
-        "exploration.assigned_accuracy.mean",
-        "mig",
-        "mse",
-    ]
-}
+#: Key scores used when the store has no ``config.yaml``: the rank rule's headline scores
+#: (:data:`msd_bench.leaderboard.ranking.HEADLINES`, one per idea, why in docs/leaderboard.md). Names
+#: absent from a table are skipped (the board says so), and a table with none of them falls back to
+#: the generic choice.
+DEFAULT_KEY_SCORES: dict[str, list[str]] = {"default": [h.name for h in HEADLINES]}
 CONFIG_FILE = "config.yaml"
 #: Formats written by default, and every format `build` knows.
 DEFAULT_FORMATS = ("json", "csv", "md", "html")
@@ -192,6 +194,9 @@ def _entry_row(e: StoreEntry, board_dir: Path | None) -> dict[str, Any]:
             "version": s.version,
             "higher_is_better": s.higher_is_better,
         }
+    for old, (new, version) in sorted(RENAMED.items()):  # a result scored before a rename: its new name
+        if old in scores and new not in scores and scores[old]["version"] == "1":
+            scores[new] = {**scores[old], "version": version, "renamed_from": old}
     return {
         "id": f"{r.submission.name}@{r.submission.version}",
         "submission": r.submission.name,
@@ -236,7 +241,12 @@ def _table(name: str, entries: list[StoreEntry], config: BoardConfig, board_dir:
         directions[m] = most_common(["1" if d else "0" for d in dirs]) == "1"
         versions[m] = most_common([s["version"] for s in ok])  # type: ignore[assignment]
         coverage[m] = sum(1 for s in ok if s["value"] is not None and s["version"] == versions[m])
-    keys = choose_key_scores(coverage, config.for_dataset(dataset, name), config.max_keys)
+    configured = config.for_dataset(dataset, name)
+    keys = choose_key_scores(coverage, configured, config.max_keys)
+    if configured and set(keys) <= set(configured):
+        source = "headlines" if list(configured) == DEFAULT_KEY_SCORES["default"] else "config"
+    else:
+        source = "fallback"
 
     # Values used for ranking, and the flags of incomplete entries.
     table: dict[str, dict[str, float | None]] = {}
@@ -326,10 +336,12 @@ def _table(name: str, entries: list[StoreEntry], config: BoardConfig, board_dir:
         ceiling = next(c for c in ceilings if c and repr(sorted(c.items())) == ref)
     for row in rows:
         del row["timing_verdict"]
+    key_scores = [{"name": m, "higher_is_better": directions[m], "version": versions[m]} for m in keys]
     return {
         "dataset": dataset,
         "size": size,
-        "key_scores": [{"name": m, "higher_is_better": directions[m], "version": versions[m]} for m in keys],
+        "key_scores": key_scores,
+        "rank_rule": rank_rule(key_scores, source),
         "judge_ceiling": {f: {k: _num(v) for k, v in sorted(d.items())} for f, d in sorted(ceiling.items())},
         "reference_fingerprint": reference,
         "pareto": pareto,
@@ -440,22 +452,55 @@ def _arrow(k: Mapping[str, Any]) -> str:
     return "↑" if k["higher_is_better"] else "↓"
 
 
+def fmt_rank(value: float | None) -> str:
+    """A per-metric or mean rank: ``3``, ``1.5``, ``2.67``; '' for None."""
+    if value is None:
+        return ""
+    v = round(float(value), 2)
+    return str(int(v)) if v == int(v) else f"{v:g}"
+
+
+def score_with_rank(row: Mapping[str, Any], name: str) -> str:
+    """A key-score cell: ``0.912 [0.900, 0.925] (#2)`` — the value and the entry's rank on it."""
+    text = fmt_score(row["scores"].get(name))
+    r = (row.get("metric_ranks") or {}).get(name)
+    return f"{text} (#{fmt_rank(r)})" if text and r is not None else text
+
+
+def rule_lines(table: Mapping[str, Any]) -> list[str]:
+    """The rank rule of a table as plain lines: the sentence, then one line per ranked score and why."""
+    rule = table.get("rank_rule")
+    if not rule:
+        return []
+    out = [str(rule["text"])]
+    for m in rule["metrics"]:
+        arrow = "↑" if m["higher_is_better"] else "↓"
+        why = f" — {m['idea']}: {m['why']}" if m.get("why") else ""
+        out.append(f"{m['name']} {arrow}{why}")
+    return out
+
+
 def table_rows(table: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and text cells of a dataset table (shared by markdown, ``show`` and LaTeX)."""
+    """Header and text cells of a dataset table (shared by markdown and ``show``).
+
+    Key-score cells carry the entry's rank on that score (``(#2)``); ``mean rank`` is the rank rule's
+    number, ``rank`` the position it gives.
+    """
     keys = table["key_scores"]
-    head = ["rank", "submission", "format", "parameters", "latent dims"]
+    head = ["rank", "mean rank", "submission", "format", "parameters", "latent dims"]
     head += [f"{k['name']} {_arrow(k)}" for k in keys]
     head += ["judge ceiling", "latency p50 ms", "recon seq/s", "date", "flags"]
     rows = []
     for row in table["entries"]:
         cells = [
             "" if row["rank"] is None else str(row["rank"]),
+            fmt_rank(row["mean_rank"]),
             f"{row['submission']} {row['version']}",
             row["format"],
             fmt_int(row["parameters"]),
             f"{row['static_dim']} + {row['dynamic_dim']}",
         ]
-        cells += [fmt_score(row["scores"].get(k["name"])) for k in keys]
+        cells += [score_with_rank(row, k["name"]) for k in keys]
         timing_ok = row["timing_comparable"]
         cells += [
             fmt_num(row["judge_ceiling"]),
@@ -476,10 +521,10 @@ def board_markdown(board: Mapping[str, Any]) -> str:
     """``LEADERBOARD.md``: one section per dataset, a table, the judge ceiling and the store problems."""
     out = [f"# msd-bench leaderboard — protocol {board['protocol']}", ""]
     out.append(
-        "Rank = mean of the per-metric ranks over the key scores (ties share the mean rank; ↑ higher is better,"
-        " ↓ lower is better). Entries missing a key score are not ranked and say why in *flags*. Timing columns"
-        " compare only entries measured on the table's reference machine. Generated by `msd-bench leaderboard"
-        " build`; do not edit."
+        "Each table states its rank rule: the mean of the entry's ranks over the table's key scores, one per idea;"
+        " `(#r)` after a score is the entry's rank on it (↑ higher is better, ↓ lower is better). Entries missing a"
+        " key score are not ranked and say why in *flags*. Timing columns compare only entries measured on the"
+        " table's reference machine. Generated by `msd-bench leaderboard build`; do not edit."
     )
     out.append("")
     for ds, t in board["datasets"].items():
@@ -490,9 +535,15 @@ def board_markdown(board: Mapping[str, Any]) -> str:
             parts = [f"{f} {fmt_num(v.get('sequence'))}" for f, v in t["judge_ceiling"].items()]
             out.append(f"Judge ceiling (test accuracy of the judge, sequence heads): {', '.join(parts)}.")
         out.append("")
+        lines = rule_lines(t)
+        if lines:
+            out.append(f"**Rank rule.** {_md_cell(lines[0])}")
+            out.append("")
+            out += [f"- `{_md_cell(line.split(' ', 1)[0])}` {_md_cell(line.split(' ', 1)[1])}" for line in lines[1:]]
+            out.append("")
         head, rows = table_rows(t)
         out.append("| " + " | ".join(_md_cell(h) for h in head) + " |")
-        out.append("|" + "|".join("---:" if h in ("rank", "parameters") else "---" for h in head) + "|")
+        out.append("|" + "|".join("---:" if h in ("rank", "mean rank", "parameters") else "---" for h in head) + "|")
         for cells in rows:
             out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         out.append("")

@@ -79,13 +79,17 @@ def build(
 
 
 def _show_table(ds: str, table: dict, proto: str) -> Table:
-    from .build import table_rows
+    from .build import rule_lines, table_rows
 
     head, rows = table_rows(table)
     fp = table["reference_fingerprint"]
-    t = Table(title=f"{ds} — protocol {proto}", caption=f"timing machine {fp}" if fp else "no timing measured")
+    caption = [f"timing machine {fp}" if fp else "no timing measured"]
+    rule = rule_lines(table)  # the rank rule: which scores rank, and why; (#r) in a cell = rank on that score
+    if rule:
+        caption += [f"Rank rule. {rule[0]}"] + [f"  {line}" for line in rule[1:]]
+    t = Table(title=f"{ds} — protocol {proto}", caption=escape("\n".join(caption)), caption_justify="left")
     for h in head:
-        numeric = h in ("rank", "parameters", "latency p50 ms", "recon seq/s", "judge ceiling")
+        numeric = h in ("rank", "mean rank", "parameters", "latency p50 ms", "recon seq/s", "judge ceiling")
         t.add_column(h, justify="right" if numeric else "left", overflow="fold")
     for cells in rows:
         t.add_row(*cells)

@@ -61,6 +61,9 @@ def board_latex(board: Mapping[str, Any]) -> str:
             vals = [v for v in vals if v is not None]
             if vals:
                 best[k["name"]] = max(vals) if k["higher_is_better"] else min(vals)
+        rule = t.get("rank_rule")
+        if rule:
+            out.append(f"% {ds}: {rule['text']} Ranked on: {', '.join(str(m['name']) for m in rule['metrics'])}.")
         cols = "rl" + "r" * (len(keys) + 2)
         head = ["Rank", "Model"] + [
             latex_escape(k["name"]) + (r" $\uparrow$" if k["higher_is_better"] else r" $\downarrow$") for k in keys

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from .build import fmt_int, fmt_num, fmt_score
+from .build import fmt_int, fmt_num, fmt_rank, fmt_score
 
 CSS = """
 :root{--fg:#1d2330;--mute:#5b6475;--line:#d8dce4;--bg:#fff;--alt:#f5f7fa;--acc:#2f5fd0;--front:#e0661b}
@@ -51,6 +51,9 @@ svg text{font:11px system-ui,sans-serif;fill:var(--mute)}
 svg .axis{stroke:#9aa3b5;stroke-width:1}
 svg .grid{stroke:#eceff4;stroke-width:1}
 .problems{margin-top:28px;color:var(--mute);font-size:12px}
+.rule{margin:0 0 10px}
+.rule ul{margin:4px 0 0;padding-left:20px;color:var(--mute)}
+.mr{color:var(--mute);font-size:12px}
 .empty{color:var(--mute);font-style:italic}
 """
 
@@ -260,6 +263,7 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
     keys = table["key_scores"]
     cols: list[tuple[str, str, str]] = [  # label, type, first sort direction
         ("rank", "num", "ascending"),
+        ("mean rank", "num", "ascending"),
         ("submission", "text", "ascending"),
         ("format", "text", "ascending"),
         ("parameters", "num", "ascending"),
@@ -286,6 +290,7 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
         ok = row["timing_comparable"]
         cells = [
             _td("" if row["rank"] is None else str(row["rank"]), row["mean_rank"], "num"),
+            _td(fmt_rank(row["mean_rank"]), row["mean_rank"], "num"),
             _td(
                 f'<a href="{escape(row["result"])}">{escape(row["submission"])}</a> {escape(row["version"])}',
                 f"{row['submission']} {row['version']}",
@@ -297,7 +302,9 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
         for k in keys:
             s = row["scores"].get(k["name"])
             v = s["value"] if s and s["status"] == "ok" else None
-            cells.append(_td(escape(fmt_score(s)), v, "num"))
+            r = (row.get("metric_ranks") or {}).get(k["name"])
+            rank_text = f' <span class="mr">(#{fmt_rank(r)})</span>' if r is not None else ""
+            cells.append(_td(escape(fmt_score(s)) + rank_text, v, "num"))
         cells += [
             _td(fmt_num(row["judge_ceiling"]), row["judge_ceiling"], "num"),
             _td(fmt_num(row["latency_p50_ms"], 2) if ok else "", row["latency_p50_ms"] if ok else None, "num"),
@@ -317,6 +324,15 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
     if table["judge_ceiling"]:
         parts = ", ".join(f"{escape(f)} {fmt_num(v.get('sequence'))}" for f, v in table["judge_ceiling"].items())
         meta.append(f"Judge ceiling (sequence heads): {parts}.")
+    rule = table.get("rank_rule")
+    rule_html = ""
+    if rule:
+        items = "".join(
+            f"<li><code>{escape(str(m['name']))}</code> {'↑' if m['higher_is_better'] else '↓'}"
+            + (f" — <b>{escape(str(m['idea']))}</b>: {escape(str(m['why']))}" if m.get("why") else "") + "</li>"
+            for m in rule["metrics"]
+        )
+        rule_html = f'<div class="rule"><b>Rank rule.</b> {escape(str(rule["text"]))}<ul>{items}</ul></div>'
     figure = ""
     if keys:
         options = "".join(f'<option value="{escape(k["name"])}">{escape(k["name"])}</option>' for k in keys)
@@ -326,7 +342,7 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
             f'Score: <select class="metric" aria-label="score">{options}</select></figcaption>{svgs}</figure>'
         )
     return (
-        f'<p class="meta">{" ".join(meta)}</p>'
+        f'<p class="meta">{" ".join(meta)}</p>{rule_html}'
         f'<input class="filter" type="search" placeholder="Filter entries…" data-table="{tid}" aria-label="filter">'
         f'<div class="wrap"><table class="board" id="{tid}"><thead><tr>{head}</tr></thead>'
         f'<tbody>{"".join(body)}</tbody></table></div>{figure}'
@@ -360,8 +376,9 @@ def board_html(board: Mapping[str, Any]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<style>{CSS}</style></head><body>"
         f"<h1>msd-bench leaderboard</h1>"
-        f'<p class="sub">Protocol <b>{proto}</b> · {n} entries · {len(names)} datasets. Rank = mean of per-metric'
-        " ranks over the key scores (ties share the mean rank). Click a column to sort; blanks sort last.</p>"
+        f'<p class="sub">Protocol <b>{proto}</b> · {n} entries · {len(names)} datasets. Rank = mean of the per-metric'
+        " ranks over each table's key scores (its rank rule is stated above it; (#r) = the entry's rank on a"
+        " score; ties share the mean rank). Click a column to sort; blanks sort last.</p>"
         f'<nav class="tabs" role="tablist">{tabs}</nav>{panels}{problems}'
         f"<script>{JS}</script></body></html>\n"
     )

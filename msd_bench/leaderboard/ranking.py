@@ -1,15 +1,112 @@
-"""Ranking: per-metric ranks with averaged ties, Borda-style mean rank, key-score choice, Pareto front.
+"""Ranking: the rank rule (headline scores), per-metric ranks with averaged ties, Borda-style mean
+rank, key-score choice, Pareto front.
 
 All functions are pure and deterministic (no dependence on dict or set iteration order).
+
+The rank rule (``headline-mean-rank/1``, printed on every board): an entry's rank is the mean of its
+ranks on a declared set of *headline* scores, one per idea (:data:`HEADLINES`), each ranked in its
+own direction. Only judge-based scores that every model gets (no prior needed) are headlines: a
+static <-> dynamic swap, MSD's multi-factor swap and the judge's accuracy on reconstructions. Code
+metrics (MIG, DCI, ...) and the pixel reconstruction errors (MSE, PSNR, SSIM: four views of one
+idea) stay on the board but do not rank. A table where a headline is absent (e.g. results scored
+before it existed) ranks on the headlines it has, and the board says which one is missing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 #: How many key scores the fallback picks when no configured name is present.
 DEFAULT_MAX_KEYS = 6
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline score of the rank rule: the score's name, the idea it stands for, and why."""
+
+    name: str
+    idea: str
+    why: str
+
+
+#: Identifier of the rank rule printed on the boards (bump it when :data:`HEADLINES` changes).
+RANK_RULE_ID = "headline-mean-rank/1"
+
+#: The headline scores, one per idea, in display order.
+HEADLINES: tuple[Headline, ...] = (
+    Headline(
+        "static_dynamic_swap.accuracy.mean",
+        "static vs dynamic",
+        "judge accuracy after swapping the static and the dynamic code of two sequences: every factor must "
+        "follow the sequence its part of the code came from (mean over factors)",
+    ),
+    Headline(
+        "msd.multi_factor_swap",
+        "one factor at a time",
+        "MSD's multi-factor swap score 1 - (on + off)/2: keeping one factor's channels must keep that factor "
+        "and nothing else; the diagonal and the off-diagonal weigh 1/2 each (the all-cell error "
+        "multi_swap.cell_error weighs the diagonal 1/K and rewards a model that keeps nothing)",
+    ),
+    Headline(
+        "reconstruction.judge_accuracy.mean",
+        "fidelity",
+        "judge accuracy on reconstructions: outputs the judge cannot read cannot be judged by the swaps; one "
+        "reconstruction score instead of MSE, PSNR and SSIM, which measure the same idea three times",
+    ),
+)
+
+#: Old score name -> (new name, version) of the same definition. A result scored before a rename is
+#: read under the new name (``leaderboard.build``), so old results stay on the boards.
+RENAMED: dict[str, tuple[str, str]] = {
+    "two_factor_swap.static_accuracy": ("static_dynamic_swap.static_accuracy", "2"),
+    "two_factor_swap.dynamic_accuracy": ("static_dynamic_swap.dynamic_accuracy", "2"),
+    "two_factor_swap.accuracy.mean": ("static_dynamic_swap.accuracy.mean", "2"),
+    "two_factor_swap.swap_consistency": ("static_dynamic_swap.static_frame_accuracy", "2"),
+    "multi_swap.error": ("multi_swap.cell_error", "2"),
+    "multi_sample.error": ("multi_sample.cell_error", "2"),
+}
+
+
+def rank_rule(keys: Sequence[Mapping[str, object]], source: str) -> dict[str, object]:
+    """The rank rule of one table, as printed on the boards.
+
+    Parameters
+    ----------
+    keys : sequence of mapping
+        The table's key scores (``name``, ``higher_is_better``, ``version``), the ranked ones.
+    source : str
+        ``"headlines"`` (the default rule), ``"config"`` (``config.yaml`` key scores) or
+        ``"fallback"`` (no configured name present: the most-covered directional scores).
+
+    Returns
+    -------
+    dict with ``id``, ``source``, ``text`` (one sentence), ``metrics`` (name, idea, why, direction)
+    and ``absent`` (headlines not in the table; only for the default rule).
+    """
+    by_name = {h.name: h for h in HEADLINES}
+    metrics = []
+    for k in keys:
+        h = by_name.get(str(k["name"]))
+        metrics.append({"name": k["name"], "higher_is_better": k["higher_is_better"],
+                        "idea": h.idea if h else "", "why": h.why if h else ""})
+    names = [str(k["name"]) for k in keys]
+    absent = [h.name for h in HEADLINES if h.name not in names] if source == "headlines" else []
+    if source == "headlines":
+        text = (f"Rank = mean of the per-metric ranks over {len(names)} headline score(s), one per idea "
+                f"(rule {RANK_RULE_ID}); each is ranked in its own direction, ties share the mean rank. "
+                "Other scores are shown but do not rank.")
+        if absent:
+            text += f" Not in this table (its results predate them): {', '.join(absent)}."
+    elif source == "config":
+        text = (f"Rank = mean of the per-metric ranks over the {len(names)} key score(s) configured for this "
+                "table in config.yaml; ties share the mean rank.")
+    else:
+        text = (f"Rank = mean of the per-metric ranks over the {len(names)} directional score(s) that cover the "
+                "most entries (no headline score is in this table); ties share the mean rank.")
+    return {"id": RANK_RULE_ID if source == "headlines" else f"{source}-mean-rank", "source": source,
+            "text": text, "metrics": metrics, "absent": absent}
 
 
 def average_ranks(values: Sequence[float], higher_is_better: bool) -> list[float]:

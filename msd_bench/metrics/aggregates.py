@@ -8,14 +8,15 @@ registered in :mod:`msd_bench.metrics.msd`.
 Versions: ``static_dynamic_swap.*`` are version 2. Version 1 wrote the same numbers as
 ``two_factor_swap.static_accuracy``, ``.dynamic_accuracy``, ``.accuracy.mean`` and
 ``.swap_consistency`` (now ``static_dynamic_swap.static_frame_accuracy``); those names read as MSD's
-two-factor swap and consistency swap, which are other interventions (see ``docs/metrics.md``).
+two-factor swap and consistency swap, which are other interventions (see ``docs/metrics.md``). The
+leaderboard reads version-1 results under the new names (``msd_bench.leaderboard.ranking.RENAMED``).
 """
 
 from __future__ import annotations
 
 from .base import register
 
-__all__ = ["HEADLINES", "RENAMED"]
+__all__ = ["HEADLINES"]
 
 _G = "suite"
 #: name -> (version, higher_is_better, description)
@@ -62,14 +63,3 @@ HEADLINES: dict[str, tuple[str, bool, str]] = {
 }
 for _name, (_version, _hib, _desc) in HEADLINES.items():
     register(_name, _version, _hib, _desc, group=_G)
-
-#: old (version 1) score name -> new name with the same definition; the leaderboard reads old results
-#: through it (``msd_bench.leaderboard.ranking``)
-RENAMED: dict[str, str] = {
-    "two_factor_swap.static_accuracy": "static_dynamic_swap.static_accuracy",
-    "two_factor_swap.dynamic_accuracy": "static_dynamic_swap.dynamic_accuracy",
-    "two_factor_swap.accuracy.mean": "static_dynamic_swap.accuracy.mean",
-    "two_factor_swap.swap_consistency": "static_dynamic_swap.static_frame_accuracy",
-    "multi_swap.error": "multi_swap.cell_error",
-    "multi_sample.error": "multi_sample.cell_error",
-}
