@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## The main job on the built-in default (see README).
+## The main job on the built-in default (see README): a scratch store in $MSD_BENCH_CACHE/demo/, the repository untouched.
 demo: $(STAMP)
 	$(PY) -m msd_bench.demo
 
