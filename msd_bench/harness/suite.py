@@ -24,7 +24,7 @@ from ..metrics import reconstruction as rec
 from ..metrics import representation as rep
 from ..metrics.base import MetricValue, from_samples
 from ..metrics.exploration import explore_channels, features_from_latents
-from ..metrics.interventions import generation_metrics, multi_factor_swap, two_factor_swap
+from ..metrics.interventions import generation_metrics, multi_factor_swap, static_dynamic_swap
 from ..metrics.msd import cdsvae_generation, group_dci, msd_interventions
 from . import pictures
 from .interface import Latents
@@ -204,7 +204,7 @@ def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
 
 def group_static_dynamic_swap(ctx: EvalContext) -> list[MetricValue]:
     """Static <-> dynamic swap (the model's own split) between class-balanced random pairs."""
-    res = two_factor_swap(ctx.model, ctx.judge, ctx.uint8(), ctx.labels().cpu(), ctx.factors,
+    res = static_dynamic_swap(ctx.model, ctx.judge, ctx.uint8(), ctx.labels().cpu(), ctx.factors,
                           n=min(1000, ctx.n), seed=ctx.seed, batch_size=ctx.batch_size, device=ctx.device)
     statics = [f.name for f in ctx.factors if f.type == "static" and not f.ignore]
     dynamics = [f.name for f in ctx.factors if f.type == "dynamic" and not f.ignore]

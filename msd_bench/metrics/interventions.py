@@ -4,9 +4,10 @@
   dynamic code and samples the static code from the model's prior; ``"sample_dynamic"`` keeps the
   static code and samples the dynamics. Per factor head: judge accuracy of the *kept* factors against
   the ground truth, IS, H(y|x), H(y); sample consistency of static frame heads.
-- :func:`two_factor_swap` (scores ``static_dynamic_swap.*``): static <-> dynamic swap between random
-  pairs (a, b): the result takes its static code from a and its dynamic code from b, so static
-  factors must follow a and dynamic factors b; frame accuracy of static frame heads. This is *not*
+- :func:`static_dynamic_swap` (scores ``static_dynamic_swap.*``; old name ``two_factor_swap``):
+  static <-> dynamic swap between random pairs (a, b): the result takes its static code from a and
+  its dynamic code from b, so static factors must follow a and dynamic factors b; frame accuracy of
+  static frame heads. This is *not*
   MSD's two-factor swap, which swaps the channel map's static / dynamic channel groups and scores
   1 - (on + off)/2 (``msd.two_factor_swap``, :mod:`msd_bench.metrics.msd`).
 - :func:`multi_factor_swap` (MSD's intervention, msd-bench's score ``multi_*.cell_error``): for
@@ -40,6 +41,7 @@ __all__ = [
     "class_balanced_indices",
     "generation_metrics",
     "multi_factor_swap",
+    "static_dynamic_swap",
     "two_factor_swap",
 ]
 
@@ -212,7 +214,7 @@ def _pairs(labels: torch.Tensor, fs, n: int, seed: int) -> tuple[torch.Tensor, t
     return idx[order], idx[order.roll(1)]
 
 
-def two_factor_swap(
+def static_dynamic_swap(
     model,
     judge,
     x: torch.Tensor,
@@ -270,6 +272,10 @@ def two_factor_swap(
             res[f.name].update(consistency_values(torch.cat(frame[f.name]), ya[:, f.index], seed=seed,
                                                   extra={"factor": f.name}))
     return res
+
+
+#: the function's name before version 2 of its scores (kept for callers)
+two_factor_swap = static_dynamic_swap
 
 
 def _channel_lists(channel_map, fs, n_channels: int) -> dict[str, list[int]]:
