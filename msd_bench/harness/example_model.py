@@ -50,7 +50,9 @@ class TinyModel(nn.Module):
         b, t = dynamic.shape[:2]
         h = torch.cat([static.unsqueeze(1).expand(b, t, self.static_dim), dynamic], dim=-1)
         frames = torch.sigmoid(self.dec(h)).reshape(b * t, self.channels, self.ph, self.pw)
-        frames = F.interpolate(frames, scale_factor=self.pool, mode="nearest")
+        # nearest upsampling by ``pool`` (expand + reshape: the same values as F.interpolate, faster)
+        k = self.pool
+        frames = frames[:, :, :, None, :, None].expand(-1, -1, -1, k, -1, k)
         return frames.reshape(b, t, self.channels, self.height, self.width)
 
     def decode(self, z) -> torch.Tensor:

@@ -32,6 +32,7 @@ from .nets import (
     kl_std_normal,
     log_normal,
     reparameterize,
+    upsample_nearest,
 )
 
 
@@ -114,7 +115,7 @@ class ReferenceModel(nn.Module):
     def frames_out(self, y: torch.Tensor, b: int, t: int) -> torch.Tensor:
         """Decoder output ``[B*T, C, res, res]`` -> video ``[B, T, C, H, W]`` (nearest upsampling)."""
         if self.res != self.height or self.res != self.width:
-            y = F.interpolate(y, scale_factor=(self.height // self.res, self.width // self.res), mode="nearest")
+            y = upsample_nearest(y, self.height // self.res, self.width // self.res)
         return y.reshape(b, t, self.channels, self.height, self.width)
 
     def sample_static(self, n: int, generator: torch.Generator) -> torch.Tensor:

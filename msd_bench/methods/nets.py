@@ -3,8 +3,8 @@
 The networks are deliberately small (a few hundred thousand parameters) so that every reference method
 trains on 2 CPU cores in minutes. Frames are average-pooled to an internal resolution ``res`` (a power
 of two that divides the frame size, 32 by default for 64x64 videos) before the encoder, and the
-decoder's ``res x res`` output is upsampled (nearest) back to the frame size, so the interface still
-sees full-size videos. The training target is the pooled frame (see :func:`pool_frames`).
+decoder's ``res x res`` output is upsampled (nearest, :func:`upsample_nearest`) back to the frame
+size, so the interface still sees full-size videos. The training target is the pooled frame (see :func:`pool_frames`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,20 @@ def pool_frames(x: torch.Tensor, res: int) -> torch.Tensor:
     if h == res and w == res:
         return x
     return F.avg_pool2d(x, kernel_size=(h // res, w // res))
+
+
+def upsample_nearest(y: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
+    """Nearest upsampling by integer factors: ``[N, C, h, w]`` -> ``[N, C, h * kh, w * kw]``.
+
+    Each pixel is repeated ``kh x kw`` times by ``expand`` + ``reshape``: bit-identical to
+    ``F.interpolate(y, scale_factor=(kh, kw), mode="nearest")`` for integer factors (no arithmetic,
+    only copies) and several times faster on CPU. ``kh`` and ``kw`` are Python ints (from the
+    config, not from ``y.shape``), so an ONNX trace stays static apart from the batch axis.
+    """
+    if kh == 1 and kw == 1:
+        return y
+    _, c, h, w = y.shape
+    return y[:, :, :, None, :, None].expand(-1, -1, -1, kh, -1, kw).reshape(-1, c, h * kh, w * kw)
 
 
 def _n_down(res: int) -> int:
