@@ -110,6 +110,24 @@ class Result(_Strict):
     started_at: str
     finished_at: str | None = None
 
+    def to_frame(self):
+        """The scores as a pandas DataFrame: one row per metric (index ``metric``, sorted), with the
+        key columns ``protocol, dataset, size, submission, version`` and the score's fields
+        (:data:`FRAME_COLUMNS`; ``details`` left out). pandas is imported on first use.
+        """
+        import pandas as pd
+
+        key = {"protocol": self.protocol, "dataset": self.dataset.name, "size": self.dataset.size,
+               "submission": self.submission.name, "version": self.submission.version}
+        rows = [{**key, "metric": name, **s.model_dump(include=set(FRAME_COLUMNS))}
+                for name, s in sorted(self.scores.items())]
+        frame = pd.DataFrame(rows, columns=[*key, "metric", *FRAME_COLUMNS])
+        return frame.set_index("metric")
+
+
+#: Columns of :meth:`Result.to_frame` after the key columns.
+FRAME_COLUMNS = ["value", "ci_low", "ci_high", "std", "n", "version", "higher_is_better", "status", "reason"]
+
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
