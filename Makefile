@@ -6,7 +6,7 @@ TORCH   ?= torch==2.13.0
 PYTEST  := $(PY) -m pytest
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv demo test test-slow lint bench schema leaderboard clean
+.PHONY: venv demo test test-slow lint bench bench-scripts schema leaderboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,8 +32,15 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check msd_bench tests benchmarks
 
-## Timing benchmarks: each script prints a table.
+## Timing benchmarks of the hot paths with pytest-benchmark (tables printed; figures in $(BENCH_JSON)).
+## `make test` never collects benchmarks/ (pytest's testpaths is tests/).
+BENCH_JSON ?= .benchmarks/bench.json
 bench: $(STAMP)
+	mkdir -p $(dir $(BENCH_JSON))
+	$(PYTEST) benchmarks/ -q --benchmark-json=$(BENCH_JSON)
+
+## The benchmark scripts with their full sweeps (each prints a table; slower).
+bench-scripts: $(STAMP)
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 ## Evaluate submissions and rebuild the leaderboard (SUBMISSIONS="submissions/a submissions/b"; default: every folder).
@@ -48,4 +55,4 @@ schema: $(STAMP)
 	$(VENV)/bin/msd-bench schema
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks build dist *.egg-info

@@ -145,7 +145,10 @@ class SyntheticDataset:
     def indices(self, split: str) -> np.ndarray:
         return self._splits[split].copy()
 
-    def labels(self, split: str) -> np.ndarray:
+    def labels(self, split: str | None = None) -> np.ndarray:
+        """Labels ``[N, L]`` of a split, in the order of :meth:`indices`; all rows when None."""
+        if split is None:
+            return self._labels.copy()
         return self._labels[self._splits[split]]
 
     def read(self, indices: Any) -> tuple[np.ndarray, np.ndarray]:
