@@ -185,6 +185,8 @@ def test_group_dci_hand_cases_and_msd_code():
         assert ours["compactness"] == pytest.approx(ref[1], abs=1e-12)
     with pytest.raises(MetricError, match="every importance is zero"):
         M.group_dci(np.zeros((3, 2)), {"a": [0]})
+    with pytest.raises(MetricError, match="no group"):  # never a silent compactness of 1
+        M.group_dci(np.ones((3, 2)), {"a": [], "b": []})
     with pytest.raises(MetricError, match="K >= 2"):
         M.group_dci(np.ones((3, 1)), {"a": [0]})
 

@@ -290,7 +290,9 @@ def group_dci(importance, mapping: Mapping[str, Sequence[int]], n_channels: int 
     base_c = int(n_channels or c)
     if base_c < 2:
         raise MetricError(f"group_dci: needs at least 2 channels for the compactness base, got {base_c}")
-    groups = [(name, np.asarray(list(ch), dtype=np.int64)) for name, ch in mapping.items()]
+    groups = [(name, np.asarray(list(ch), dtype=np.int64)) for name, ch in mapping.items() if len(ch)]
+    if not groups:
+        raise MetricError("group_dci: the channel map gives no channel to any factor; no group to score")
     for name, ch in groups:
         if ch.size and (ch.min() < 0 or ch.max() >= c):
             raise MetricError(f"group_dci: group {name!r} has channels outside [0, {c})")
