@@ -29,5 +29,5 @@ def test_judge_dataset_revision_mismatch_exit_2(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["evaluate", "--submission", str(sub), "--size", "small", "--limit", "8",
                                       "--device", "cpu", "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert "dataset version 1.0" in result.output and "9.9" in result.output
+    assert f"dataset version {get_spec('sprites').version}" in result.output and "9.9" in result.output
     assert not (out / "result.json").exists()
