@@ -406,7 +406,8 @@ def board_json(board: Mapping[str, Any]) -> str:
 
 
 def board_csv(board: Mapping[str, Any]) -> str:
-    """One row per (dataset, entry); key-score columns are the union over datasets, in table order."""
+    """One row per (dataset, entry); key-score columns (value, interval, the entry's rank on it) are the
+    union over datasets, in table order."""
     metrics: list[str] = []
     for t in board["datasets"].values():
         for k in t["key_scores"]:
@@ -415,7 +416,7 @@ def board_csv(board: Mapping[str, Any]) -> str:
     head = ["dataset", "rank", "mean_rank", "submission", "version", "format", "parameters", "static_dim",
             "dynamic_dim"]
     for m in metrics:
-        head += [m, f"{m}.ci_low", f"{m}.ci_high"]
+        head += [m, f"{m}.ci_low", f"{m}.ci_high", f"{m}.rank"]
     head += ["judge_ceiling", "latency_p50_ms", "throughput_seq_per_s", "fingerprint", "timing_comparable", "date",
              "status", "flags"]
     buf = io.StringIO()
@@ -439,7 +440,8 @@ def board_csv(board: Mapping[str, Any]) -> str:
             for m in metrics:
                 s = row["scores"].get(m) if m in keys else None
                 ok = s is not None and s["status"] == "ok"
-                line += [s["value"] if ok else None, s["ci_low"] if ok else None, s["ci_high"] if ok else None]
+                line += [s["value"] if ok else None, s["ci_low"] if ok else None, s["ci_high"] if ok else None,
+                         row["metric_ranks"].get(m) if m in keys else None]
             timing_ok = row["timing_comparable"]
             line += [row["judge_ceiling"], row["latency_p50_ms"] if timing_ok else None,
                      row["throughput_seq_per_s"] if timing_ok else None, row["fingerprint"], timing_ok, row["date"],
