@@ -285,6 +285,68 @@ def test_msd_protocol_oracle_shuffled_and_missing(world):
     assert not na["multi_factor"].applicable and "prior" in na["multi_factor"].reason
 
 
+class Leaky(Oracle):
+    """Static channel 1 carries shape and motion (4 * motion + shape); the decoder reads motion from it
+    for odd shapes and from the dynamic code otherwise, so interventions leak in a known, mixed way."""
+
+    def encode(self, x: torch.Tensor) -> Latents:
+        z = super().encode(x)
+        return Latents(torch.stack([z.static[:, 0], z.static[:, 1] + 4 * z.dynamic[:, 0, 0]], 1), z.dynamic)
+
+    def decode(self, z: Latents) -> torch.Tensor:
+        code = z.static[:, 1].round().clamp(0, 11).long()
+        shape, motion_s = code % 4, code // 4
+        motion_d = z.dynamic[:, 0, 0].round().clamp(0, 2).long()
+        motion = torch.where(shape % 2 == 1, motion_s, motion_d)[:, None].expand(-1, T)
+        return render(z.static[:, 0].round().clamp(0, 2).long(), shape, motion)
+
+
+def test_msd_protocol_matrices_equal_a_per_pair_loop_and_msd_code(world):
+    """The batched protocol against a literal per-pair loop (channels set by hand, no harness swap),
+    scored by the transcription of MSD's calculate_score."""
+    from test_metrics_msd import msd_calculate_score, msd_consistency_score
+
+    from msd_bench.metrics import msd as M
+
+    x, y = world
+    x, y = x[:120], y[:120]
+    model, judge, n, seed = Leaky(), ExactJudge(), 60, 7
+    res = M.msd_interventions(model, judge, x, y, FACTORS, CHANNELS, mode="swap", n=n, seed=seed, batch_size=17)
+    gen = torch.Generator().manual_seed(seed)
+    ia = torch.randperm(x.shape[0], generator=gen)[:n]
+    ib = ia[torch.randperm(n, generator=gen)]
+    names = [f.name for f in FACTORS]
+    rows = {"color": [0], "shape": [1], "motion": [2], "static": [0, 1], "dynamic": [2]}
+    acc = {r: np.zeros(len(FACTORS)) for r in rows}
+    cons = np.zeros((2, 2))
+    for a, b in zip(ia.tolist(), ib.tolist(), strict=True):
+        za, zb = model.encode(x[a : a + 1]), model.encode(x[b : b + 1])
+        for r, keep in rows.items():
+            s = torch.where(torch.tensor([0 in keep, 1 in keep]), za.static, zb.static)
+            d = za.dynamic if 2 in keep else zb.dynamic
+            out = judge(model.decode(Latents(s, d)))
+            for j, f in enumerate(FACTORS):
+                acc[r][j] += float(out.sequence[f.name].argmax(1).item() == y[a, f.index].item()) / n
+            if r in ("color", "shape"):
+                k = ("color", "shape").index(r)
+                for jj, fj in enumerate(FACTORS[:2]):
+                    target = y[a if jj == k else b, fj.index].item()
+                    cons[k, jj] += float((out.frame[fj.name].argmax(2) == target).double().mean()) / n
+    multi = np.stack([acc[f] for f in names])
+    two = np.stack([acc["static"], acc["dynamic"]])
+    assert np.allclose(res["multi_matrix"], multi) and np.allclose(res["two_matrix"], two)
+    assert np.allclose(res["consistency_swap_matrix"], cons)
+    dims = {f.name: f.n_classes for f in FACTORS}
+    ref = msd_calculate_score(multi.copy(), {f: [f] for f in names}, names, dims, set())
+    assert res["multi_factor"].value == pytest.approx(ref, abs=1e-12)
+    expected = {"static": ["color", "shape"], "dynamic": ["motion"]}
+    assert res["two_factor"].value == pytest.approx(msd_calculate_score(two.copy(), expected, names, dims, set()),
+                                                    abs=1e-12)
+    assert res["consistency_swap"].value == pytest.approx(msd_consistency_score(cons.copy(), names[:2], set()),
+                                                          abs=1e-12)
+    assert 0.3 < res["multi_factor"].value < 0.97  # the leak is visible, not a degenerate 0 or 1
+
+
 def test_cdsvae_protocol_oracle_and_no_prior(world):
     from msd_bench.metrics import msd as M
 
