@@ -208,8 +208,10 @@ def test_independent_codes_score_near_zero(split):
     # IRS baseline of Gaussian noise is not 0: Q_0.99 of |z - mean| (~2.6 sd) vs the max deviation (~3.4 sd)
     assert R.irs(ctr, ftr) < 0.35
     assert abs(R.explicitness(ctr, ftr, cte, fte)["test"] - 0.5) < 0.05
-    d = R.dci(ctr, ftr, cte, fte, estimator="hist")
-    assert d["disentanglement"] < 0.05 and d["completeness"] < 0.05  # nothing significant
+    with pytest.raises(MetricError, match="every importance is 0"):  # nothing significant: no silent 0
+        R.dci(ctr, ftr, cte, fte, estimator="hist")
+    d = R.dci(ctr, ftr, cte, fte)  # boosted trees fit noise: spread importances, chance accuracy
+    assert d["disentanglement"] < 0.1 and d["completeness"] < 0.1
     assert abs(d["informativeness_test"] - 0.25) < 0.05  # chance with 4 balanced classes
 
 
@@ -294,3 +296,50 @@ def test_sap_exact_solver_matches_liblinear(n_classes, unbalanced):
     b = R.sap_score_matrix(c, f, tc, ft, solver="exact")
     assert np.abs(a - b).max() <= 2e-3  # liblinear stops at its tolerance; boundary points may flip
     assert R.sap(c, f, tc, ft) == pytest.approx(R.sap(c, f, tc, ft, solver="liblinear"), abs=2e-3)
+
+
+# --- DCI: disentanglement_lib's definition (fast exact GBT) and bad input ---------------------------
+
+
+def test_dci_default_is_the_gbt_definition_and_hist_is_a_different_estimator():
+    # the case: 2 of 10 dims carry 2 of 3 factors; the hist proxy calls this D = C = 1
+    rng = np.random.default_rng(21)
+    f = rng.integers(0, 3, (700, 3))
+    c = rng.normal(size=(700, 10))
+    c[:, 0] += 2 * f[:, 0]
+    c[:, 1] += 2 * f[:, 1]
+    d = R.dci(c[:500], f[:500], c[500:], f[500:])
+    h = R.dci(c[:500], f[:500], c[500:], f[500:], estimator="hist")
+    assert d["disentanglement"] < 0.6 and h["disentanglement"] > 0.9
+    assert d == R.dci(c[:500], f[:500], c[500:], f[500:], estimator="gbt")
+
+
+@pytest.mark.parametrize(
+    "codes, factors, needle",
+    [
+        (np.ones((40, 3)), np.arange(40)[:, None] % 2, "every code dimension is constant"),
+        (np.random.default_rng(0).normal(size=(40, 3)), np.stack([np.arange(40) % 2, np.zeros(40, int)], 1),
+         "single class"),
+        (np.where(np.eye(40, 3) > 0, np.inf, 0.0), np.arange(40)[:, None] % 2, "NaN/Inf"),
+    ],
+)
+@pytest.mark.parametrize("estimator", ["gbt", "hist"])
+def test_dci_bad_input_one_line_error(codes, factors, needle, estimator):
+    with pytest.raises(MetricError) as exc:
+        R.dci(codes, factors, codes, factors, estimator=estimator)
+    assert needle in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_dci_constant_channels_get_no_importance_and_do_not_zero_the_score():
+    rng = np.random.default_rng(22)
+    f = rng.integers(0, 3, (400, 2))
+    c = np.concatenate([f + 0.2 * rng.normal(size=(400, 2)), np.zeros((400, 2))], 1)
+    imp, _, _ = R.gbt_importance(c[:300], f[:300], c[300:], f[300:])
+    assert np.all(imp[2:] == 0.0)
+    d = R.dci(c[:300], f[:300], c[300:], f[300:])
+    assert d["disentanglement"] > 0.9 and d["informativeness_test"] > 0.95
+
+
+def test_dci_all_zero_importance_is_an_error_not_zero():
+    with pytest.raises(MetricError, match="every importance is 0"):
+        R._dci_scores(np.zeros((3, 2)))
