@@ -55,10 +55,42 @@ def test_score_codes_json_matches_library(arrays):
     m = payload["metrics"]
     assert m["mig"]["value"] == pytest.approx(R.mig(c[tr], f[tr]), abs=1e-12)
     assert m["sap"]["value"] == pytest.approx(R.sap(c[tr], f[tr], c[te], f[te]), abs=1e-12)
-    assert m["dci.informativeness_test"]["value"] == pytest.approx(
-        R.dci(c[tr], f[tr], c[te], f[te], estimator="hist")["informativeness_test"], abs=1e-12)
-    for v in m.values():
-        assert v["ci_low"] <= v["value"] <= v["ci_high"] and v["n"] > 0 and v["version"] == "1"
+    ref = R.dci(c[tr], f[tr], c[te], f[te])  # default estimator: disentanglement_lib's GBT definition
+    for key in ("disentanglement", "completeness", "informativeness_train", "informativeness_test"):
+        assert m[f"dci.{key}"]["value"] == pytest.approx(ref[key], abs=1e-12)
+        assert m[f"dci.{key}"]["version"] == "2" and m[f"dci.{key}"]["extra"]["estimator"] == "gbt"
+    assert not any(k.startswith("dci_hist") for k in m)
+    for k, v in m.items():
+        assert v["n"] > 0
+        if v["ci_low"] is not None:
+            assert v["ci_low"] <= v["value"] <= v["ci_high"]
+        if not k.startswith("dci"):
+            assert v["version"] == "1"
+
+
+def test_score_codes_hist_estimator_has_its_own_names(arrays):
+    tmp, c, f = arrays
+    res = runner.invoke(app, ["metrics", "score-codes", str(tmp / "codes.npy"), str(tmp / "factors.npy"),
+                              "--json", "--metrics", "dci", "--estimator", "hist"])
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.output)["metrics"]
+    assert set(m) == {"dci_hist.disentanglement", "dci_hist.completeness", "dci_hist.informativeness_train",
+                      "dci_hist.informativeness_test"}
+    assert all(v["extra"]["estimator"] == "hist" for v in m.values())
+
+
+def test_score_codes_dci_bad_input_not_applicable_with_reason(arrays):
+    _, c, f = arrays
+    one_class = np.stack([f[:, 0], np.zeros(len(f), int)], 1)
+    out = score_codes(c[:200], one_class[:200], c[200:], one_class[200:], metrics=("dci",))
+    assert set(out) == {"dci.disentanglement", "dci.completeness", "dci.informativeness_train",
+                        "dci.informativeness_test"}
+    assert all(not v.applicable and "single class" in v.reason for v in out.values())
+    const = np.zeros_like(c)
+    out = score_codes(const[:200], f[:200], const[200:], f[200:], metrics=("dci",), estimator="hist")
+    assert all(not v.applicable and "constant" in v.reason for v in out.values())
+    one = score_codes(c[:200], f[:200, :1], c[200:], f[200:, :1], metrics=("dci",))
+    assert not one["dci.disentanglement"].applicable and one["dci.completeness"].applicable
 
 
 def test_score_codes_explicit_test_split_and_table(arrays):

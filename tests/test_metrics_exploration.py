@@ -33,7 +33,7 @@ def _codes(n: int, seed: int):
 def test_hist_map_assigns_signal_and_leaves_noise_unassigned():
     c, f = _codes(1000, 0)
     ct, ft = _codes(500, 1)
-    cmap = explore_channels(c, f, ct, ft, factor_names=["a", "b"])
+    cmap = explore_channels(c, f, ct, ft, factor_names=["a", "b"], method="hist")
     assert cmap.channels("a") == [0, 1] and cmap.channels("b") == [2]
     assert cmap.unassigned == [3, 4, 5]  # MSD would silently give these to factor "a"
     assert np.allclose(cmap.importance.sum(axis=0), 1.0)
@@ -48,9 +48,11 @@ def test_scores_come_from_the_test_split():
     ct, ft = _codes(500, 1)
     rng = np.random.default_rng(2)
     shuffled = ft[rng.permutation(500)]  # test labels unrelated to test codes
-    cmap = explore_channels(c, f, ct, shuffled, factor_names=["a", "b"])
-    assert cmap.channels("a") == [0, 1]  # the map is fit on train only
-    assert abs(cmap.test_accuracy["a"] - 0.25) < 0.08 and abs(cmap.test_accuracy["b"] - 1 / 3) < 0.08
+    for method in ("hist", "gbt"):
+        cmap = explore_channels(c, f, ct, shuffled, factor_names=["a", "b"], method=method)
+        assert cmap.channels("a")[:2] == [0, 1]  # the map is fit on train only
+        for acc in (cmap.test_accuracy, cmap.assigned_accuracy, cmap.linear_probe_accuracy):
+            assert abs(acc["a"] - 0.25) < 0.08 and abs(acc["b"] - 1 / 3) < 0.08
     (in_sample,) = naive_bayes_accuracy(c, f, [c], [f])
     assert in_sample[0] > 0.9
 
@@ -74,8 +76,11 @@ def test_groups_sum_feature_importances_per_channel():
     assert codes.shape == (n, 2 + t * 2)
     assert groups.tolist() == [0, 1, 2, 3, 2, 3, 2, 3]
     assert np.array_equal(codes[:, 2 + 2 * 1 + 1], dynamic[:, 1, 1])
-    cmap = explore_channels(codes, f, groups=groups)
+    cmap = explore_channels(codes, f, groups=groups, method="hist")
     assert cmap.channels(0) == [0] and cmap.channels(1) == [3] and cmap.unassigned == [1, 2]
+    g = explore_channels(codes, f, groups=groups)  # boosted trees give noise channels some importance
+    assert 0 in g.channels(0) and 3 in g.channels(1)
+    assert g.importance[0, 0] > 0.7 and g.importance[3, 1] > 0.7
 
 
 def test_fast_map_agrees_with_gbt_on_clear_channels_small():
@@ -83,6 +88,10 @@ def test_fast_map_agrees_with_gbt_on_clear_channels_small():
     fast = explore_channels(c, f, method="hist")
     ref = explore_channels(c, f, method="gbt")
     clear = np.sort(ref.importance, 1)[:, -1] >= 2 * np.sort(ref.importance, 1)[:, -2]
+    # the fast exact trees assign like scikit-learn's
+    sk = explore_channels(c, f, method="sklearn")
+    assert np.array_equal(sk.assignment, ref.assignment)
+    assert np.abs(sk.importance - ref.importance).max() < 0.02
     signal = np.array([True, True, True, False, False, False])
     assert np.array_equal(fast.assignment[clear & signal], ref.assignment[clear & signal])
     assert (clear & signal).sum() >= 2
@@ -100,6 +109,39 @@ def test_bad_inputs():
         explore_channels(c, f, factor_names=["a"])
     with pytest.raises(MetricError, match="latents must be"):
         features_from_latents(np.zeros((3, 2)), np.zeros((4, 2, 2)))
+    with pytest.raises(MetricError, match="single class"):
+        explore_channels(c, np.stack([f[:, 0], np.zeros(50, int)], 1))
+    with pytest.raises(MetricError, match="every code dimension is constant"):
+        explore_channels(np.ones_like(c), f)
+    bad = c.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(MetricError, match="NaN/Inf"):
+        explore_channels(bad, f)
+
+
+def test_gbt_map_msd_definition_fit_on_train_scored_on_test():
+    c, f = _codes(800, 0)
+    ct, ft = _codes(400, 1)
+    cmap = explore_channels(c, f, ct, ft, factor_names=["a", "b"])
+    assert cmap.method == "gbt"
+    assert cmap.channels("a")[:2] == [0, 1] and 2 in cmap.channels("b")
+    assert np.allclose(cmap.importance.sum(axis=0), 1.0)
+    # same importances as the fits, normalised per factor, argmax per channel
+    imp = np.stack([ft_.importances for ft_ in cmap.fits], 1)
+    assert np.array_equal(cmap.assignment, np.argmax(imp / imp.sum(0), 1))
+    assert cmap.test_accuracy["a"] == pytest.approx(np.mean(cmap.fits[0].test_pred == ft[:, 0]))
+    assert cmap.test_accuracy["a"] > 0.85 and cmap.test_accuracy["b"] > 0.95
+    assert cmap.assigned_accuracy["b"] > 0.95 and cmap.linear_probe_accuracy["a"] > 0.85
+    assert set(cmap.to_dict()) >= {"linear_probe_accuracy", "assigned_accuracy", "test_accuracy"}
+    again = explore_channels(c, f, ct, ft, factor_names=["a", "b"], fits=cmap.fits)
+    assert np.array_equal(again.assignment, cmap.assignment) and again.test_accuracy == cmap.test_accuracy
+
+
+def test_constant_channel_is_unassigned_not_silently_given_away():
+    c, f = _codes(400, 2)
+    c[:, 4] = 1.5
+    cmap = explore_channels(c, f, c, f)
+    assert 4 in cmap.unassigned and cmap.importance[4].sum() == 0.0
 
 
 def _bench_module():

@@ -72,7 +72,12 @@ def score_codes_cmd(
     split_fraction: float = typer.Option(
         0.2, "--split-fraction", help="Without --test-*: fraction of rows held out as the test split (seeded)."
     ),
-    estimator: str = typer.Option("hist", "--estimator", help="DCI estimator: 'hist' (fast) or 'gbt' (reference)."),
+    estimator: str = typer.Option(
+        "gbt", "--estimator",
+        help="DCI estimator: 'gbt' (default: disentanglement_lib's GradientBoostingClassifier, exact fast "
+             "reimplementation), 'sklearn' (scikit-learn itself, slow) or 'hist' (fast proxy, reported as "
+             "dci_hist.*).",
+    ),
     metrics: str = typer.Option("all", "--metrics", help="Comma-separated subset, e.g. 'mig,sap,dci'."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split and of every bootstrap."),
     n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap resamples of test rows."),
@@ -82,9 +87,11 @@ def score_codes_cmd(
     """Score any model's codes with every representation metric, without the harness.
 
     MIG, modularity, IRS, I_m, Gaussian total correlation on the train rows; SAP, explicitness and
-    DCI fit on the train rows and scored on the test rows (disentanglement_lib definitions), so the
-    codes of any model can be compared without running it through the harness. Each value comes with
-    n and a 95 % interval (bootstrap or subsampling, see docs/metrics.md).
+    DCI fit on the train rows and scored on the test rows (disentanglement_lib definitions; DCI with
+    GradientBoostingClassifier importances unless --estimator hist, whose proxy numbers are named
+    dci_hist.*), so the codes of any model can be compared without running it through the harness.
+    Each value comes with n and a 95 % interval (bootstrap or subsampling, see docs/metrics.md);
+    a metric that does not apply to the codes (e.g. a factor with one class) is n/a with its reason.
 
     Example: msd-bench metrics score-codes codes.npy factors.npy --split-fraction 0.2 --json
     """

@@ -2,16 +2,17 @@
 
 Used by ``msd-bench metrics score-codes`` and by the harness. Intervals:
 
-- metrics of the train split alone (MIG, modularity, IRS, I_m, Gaussian TC; DCI disentanglement and
-  completeness with the fast ``hist`` estimator) — a subsampling interval: the metric is recomputed
+- metrics of the train split alone (MIG, modularity, IRS, I_m, Gaussian TC; the ``dci_hist``
+  proxy's disentanglement and completeness) — a subsampling interval: the metric is recomputed
   on ``n_boot_refit`` seeded half-samples without replacement and the interval is
   ``value ± 1.96 · sd · sqrt(1/2)`` (see :func:`_refit_ci`; with-replacement resampling duplicates
   rows and biases histogram mutual information);
 - test-split scores of fitted models (SAP, explicitness, DCI informativeness) — the models are fit
   once, and the test rows are bootstrapped (``n_boot`` seeded resamples): the interval covers the
   test-sample noise, not the refit noise;
-- DCI disentanglement / completeness with ``estimator="gbt"`` carry no interval (one refit takes
-  minutes); ``n`` is still reported.
+- DCI disentanglement / completeness (``estimator="gbt"``, disentanglement_lib's definition, or
+  ``"sklearn"``, scikit-learn itself) carry no interval (no refits); ``n`` is still reported. The
+  ``"hist"`` estimator is a different, fast proxy and is reported as ``dci_hist.*``, never as ``dci.*``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def score_codes(
     test_factors,
     *,
     metrics: Sequence[str] = ALL_CODE_METRICS,
-    estimator: str = "hist",
+    estimator: str = "gbt",
     n_boot: int = 200,
     n_boot_refit: int = 20,
     seed: int = 0,
@@ -98,7 +99,9 @@ def score_codes(
     codes, factors : train split, float [N, D] and int [N, K]
     test_codes, test_factors : test split
     metrics : names among :data:`ALL_CODE_METRICS`
-    estimator : DCI estimator, ``"hist"`` (fast) or ``"gbt"`` (reference)
+    estimator : DCI estimator: ``"gbt"`` (default; disentanglement_lib's GradientBoostingClassifier,
+        exact fast reimplementation), ``"sklearn"`` (scikit-learn itself) or ``"hist"`` (fast proxy,
+        reported as ``dci_hist.*``)
     n_boot : bootstrap resamples of test rows; n_boot_refit : resamples of train rows (refits)
     seed : seed of every resampling
 
@@ -111,8 +114,8 @@ def score_codes(
     unknown = [m for m in metrics if m not in ALL_CODE_METRICS]
     if unknown:
         raise MetricError(f"unknown code metric(s) {unknown}; known: {', '.join(ALL_CODE_METRICS)}")
-    if estimator not in ("hist", "gbt"):
-        raise MetricError(f"unknown DCI estimator {estimator!r}; expected 'hist' or 'gbt'")
+    if estimator not in ("hist", "gbt", "sklearn"):
+        raise MetricError(f"unknown DCI estimator {estimator!r}; expected 'gbt', 'sklearn' or 'hist'")
     c, f, tc, tf = R._train_test(codes, factors, test_codes, test_factors)
     n, nt = c.shape[0], tc.shape[0]
     out: dict[str, MetricValue] = {}
@@ -163,14 +166,29 @@ def score_codes(
     if "dci" in metrics:
         say(f"dci ({estimator})")
         extra = {"estimator": estimator}
-        if estimator == "gbt":
-            imp, ctr, cte = R.gbt_importance(c, f, tc, tf, return_correct=True)
+        prefix = "dci_hist" if estimator == "hist" else "dci"
+        keys = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
+        try:
+            R._check_dci_input(c, f, prefix)
+            if estimator == "gbt":
+                imp, ctr, cte = R.gbt_importance(c, f, tc, tf, return_correct=True)
+            elif estimator == "sklearn":
+                imp, ctr, cte = R.sklearn_gbt_importance(c, f, tc, tf, return_correct=True)
+            else:
+                from .exploration import hist_importance
+
+                imp = hist_importance(c, f)
+            R._dci_scores(imp)
+        except MetricError as exc:  # degenerate input: n/a with the reason, never a silent 0 or 1
+            for key in keys:
+                out[f"{prefix}.{key}"] = MetricValue.not_applicable(f"{prefix}.{key}", str(exc))
+            return out
+        if estimator != "hist":
             dis, comp = R._dci_scores(imp)
             d_ci = c_ci = (None, None)
         else:
             from .exploration import hist_importance, informative_features, naive_bayes_accuracy
 
-            imp = hist_importance(c, f)
             ctr, cte = naive_bayes_accuracy(c, f, [c, tc], [f, tf], features=informative_features(imp),
                                             return_correct=True)
             dis, comp = R._dci_scores(imp)
@@ -178,11 +196,13 @@ def score_codes(
                                            n_boot_refit, seed))
             c_ci = _centred(comp, _refit_ci(lambda a, b: R._dci_scores(hist_importance(a, b))[1], c, f,
                                             n_boot_refit, seed))
-        out["dci.disentanglement"] = _value("dci.disentanglement", dis, *d_ci, n, extra)
-        out["dci.completeness"] = _value("dci.completeness", comp, *c_ci, n, extra)
+        for key, value, ci in (("disentanglement", dis, d_ci), ("completeness", comp, c_ci)):
+            name = f"{prefix}.{key}"
+            out[name] = (_value(name, value, *ci, n, extra) if np.isfinite(value) else MetricValue.not_applicable(
+                name, f"{key} needs at least 2 {'factors' if key == 'disentanglement' else 'code dimensions'}"))
         for split, corr, m in (("train", ctr, n), ("test", cte, nt)):
             lo, hi = bootstrap_ci(corr.mean(axis=1).astype(np.float64), n_boot=n_boot, seed=seed)
-            out[f"dci.informativeness_{split}"] = _value(
-                f"dci.informativeness_{split}", float(corr.mean()), lo, hi, m, extra
+            out[f"{prefix}.informativeness_{split}"] = _value(
+                f"{prefix}.informativeness_{split}", float(corr.mean()), lo, hi, m, extra
             )
     return out

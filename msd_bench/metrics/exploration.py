@@ -1,18 +1,22 @@
 """Latent exploration: which latent channels carry which ground-truth factor.
 
 The MSD benchmark finds, for every factor, the latent channels that carry it (the channel map used by
-the multi-factor swap and sample metrics): it fits one gradient-boosted classifier per factor on the
-codes and gives each channel to the factor for which its importance is largest. This module does the
-same, with three fixes and a fast default:
+the multi-factor swap and sample metrics): it fits one ``GradientBoostingClassifier()`` per factor on
+all channels, normalises each factor's ``feature_importances_`` to sum 1 and gives each channel to the
+factor for which its importance is largest. This module does the same (``method="gbt"``, default,
+with the exact fast reimplementation of :mod:`msd_bench.metrics.gbt`), with two fixes:
 
-- the map is **fit on the train split** and its quality is **scored on the test split** (MSD fits
-  and scores in-sample);
+- the classifiers are **fit on the train split** and their accuracies are **scored on the test
+  split** (MSD fits and scores in-sample);
 - a channel with no importance for any factor stays **unassigned** (``-1``; MSD silently gives it
-  to the first factor);
-- ``method="hist"`` (default) replaces the boosted trees by significance-corrected histogram mutual
-  information (:func:`hist_importance`), 100-1000x faster, and assigns clearly assigned channels
-  the same way (measured in ``benchmarks/bench_metrics.py``, numbers in ``docs/metrics.md``);
-  ``method="gbt"`` is the MSD reference (scikit-learn ``GradientBoostingClassifier()``).
+  to the first factor).
+
+Reported beside the map (all on the test split): the boosted trees' accuracy from every channel
+(``test_accuracy``), a boosted-trees classifier refit on each factor's assigned channels only
+(``assigned_accuracy``), and a linear probe on all channels (``linear_probe_accuracy``: multinomial
+logistic regression on standardised codes), so that an estimator that caps the accuracy shows.
+``method="sklearn"`` calls scikit-learn (reference); ``method="hist"`` is the old fast proxy
+(significance-corrected histogram MI, naive Bayes accuracies; :func:`hist_importance`).
 
 Codes are ``[N, F]`` feature columns; ``groups`` maps each feature column to a channel (for example
 the dynamic dimension j of every frame to channel ``S + j``, see :func:`features_from_latents`), and a
@@ -33,10 +37,11 @@ from .representation import (
     NUM_BINS,
     _as_codes,
     _as_factors,
+    _check_dci_input,
     _joint_counts,
     _mi_from_counts,
+    _standardize,
     digitize_with_edges,
-    gbt_importance,
     histogram_edges,
 )
 
@@ -45,15 +50,21 @@ __all__ = [
     "explore_channels",
     "features_from_latents",
     "hist_importance",
+    "linear_probe_accuracy",
     "naive_bayes_accuracy",
 ]
 
-register("exploration.test_accuracy", "1", True,
-         "Latent exploration: test accuracy of predicting each factor from the codes (method's classifier)",
+register("exploration.test_accuracy", "2", True,
+         "Latent exploration: test accuracy of the per-factor GradientBoostingClassifier (fit on train) "
+         "on all channels",
          needs=("labels", "test_split"), value_range="[0, 1]", group="exploration")
-register("exploration.assigned_accuracy", "1", True,
-         "Latent exploration: test accuracy of predicting each factor from its assigned channels only "
-         "(naive Bayes on 20-bin codes)",
+register("exploration.assigned_accuracy", "2", True,
+         "Latent exploration: test accuracy of a GradientBoostingClassifier refit on each factor's assigned "
+         "channels only",
+         needs=("labels", "test_split"), value_range="[0, 1]", group="exploration")
+register("exploration.linear_probe_accuracy", "1", True,
+         "Latent exploration: test accuracy of a linear probe (multinomial logistic regression on "
+         "standardised codes) on all channels",
          needs=("labels", "test_split"), value_range="[0, 1]", group="exploration")
 
 
@@ -166,12 +177,16 @@ class ChannelMap:
     importance : float array [C, K]
         Channel importances (each factor's column sums to 1 over features, summed per channel).
     method : str
-        ``"hist"`` or ``"gbt"``.
-    test_accuracy, assigned_accuracy : dict factor -> float
+        ``"gbt"``, ``"sklearn"`` or ``"hist"``.
+    test_accuracy, assigned_accuracy, linear_probe_accuracy : dict factor -> float
         Test-split accuracy of predicting the factor from every feature (the method's classifier:
-        naive Bayes for ``hist``, the boosted trees for ``gbt``) and from the factor's assigned
-        channels only (naive Bayes, both methods); empty without a test split.
+        the boosted trees for ``gbt`` / ``sklearn``, naive Bayes for ``hist``), from the factor's
+        assigned channels only (boosted trees refit on them; naive Bayes for ``hist``), and of a
+        linear probe on every feature; empty without a test split.
     n_train, n_test : int
+    fits : list of GBTFit or None
+        The per-factor boosted-tree fits on all features (``method="gbt"``), reusable by
+        :func:`msd_bench.metrics.representation.dci` on the same codes; not serialised.
     """
 
     factor_names: list[str]
@@ -180,8 +195,10 @@ class ChannelMap:
     method: str
     test_accuracy: dict[str, float] = field(default_factory=dict)
     assigned_accuracy: dict[str, float] = field(default_factory=dict)
+    linear_probe_accuracy: dict[str, float] = field(default_factory=dict)
     n_train: int = 0
     n_test: int = 0
+    fits: Any = field(default=None, repr=False, compare=False)
 
     def channels(self, factor: str | int) -> list[int]:
         """Channels assigned to ``factor`` (name or index)."""
@@ -199,9 +216,34 @@ class ChannelMap:
             "unassigned": self.unassigned,
             "test_accuracy": self.test_accuracy,
             "assigned_accuracy": self.assigned_accuracy,
+            "linear_probe_accuracy": self.linear_probe_accuracy,
             "n_train": self.n_train,
             "n_test": self.n_test,
         }
+
+
+def linear_probe_accuracy(codes: np.ndarray, factors: np.ndarray, test_codes: np.ndarray,
+                          test_factors: np.ndarray, max_iter: int = 200) -> np.ndarray:
+    r"""Test accuracy ``[K]`` of a linear probe per factor.
+
+    Codes are standardised with the train mean and std (constant columns left at 0); per factor a
+    multinomial logistic regression (scikit-learn ``LogisticRegression(max_iter=200)``, L2, C = 1,
+    lbfgs) is fit on the train split and scored on the test split:
+    :math:`\mathrm{acc}_k = \frac1M \sum_i 1[\arg\max_c (W_k z_i + b_k)_c = y_{ik}]`.
+    """
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    xn, txn = _standardize(codes, test_codes)
+    out = np.zeros(factors.shape[1])
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: a probe, not a tuned model
+        for k in range(factors.shape[1]):
+            clf = LogisticRegression(max_iter=max_iter).fit(xn, factors[:, k])
+            out[k] = float(np.mean(clf.predict(txn) == test_factors[:, k]))
+    return out
 
 
 def features_from_latents(static, dynamic) -> tuple[np.ndarray, np.ndarray]:
@@ -233,33 +275,60 @@ def explore_channels(
     test_codes=None,
     test_factors=None,
     *,
-    method: Literal["hist", "gbt"] = "hist",
+    method: Literal["gbt", "sklearn", "hist"] = "gbt",
     groups=None,
     factor_names: Sequence[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    fits=None,
+    device=None,
+    linear_probe: bool = True,
 ) -> ChannelMap:
-    """Map latent channels to factors: fit on the train split, score on the test split.
+    r"""Map latent channels to factors: fit on the train split, score on the test split.
+
+    MSD's latent exploration with a held-out split: for every factor k a
+    ``GradientBoostingClassifier()`` is fit on all feature columns of the train split; its
+    ``feature_importances_`` :math:`r_{fk}` are normalised per factor,
+    :math:`\hat r_{fk} = r_{fk} / \sum_{f'} r_{f'k}`, summed per channel,
+    :math:`R_{ck} = \sum_{f \in c} \hat r_{fk}`, and channel c goes to
+    :math:`\arg\max_k R_{ck}` (unassigned, ``-1``, when :math:`R_{c\cdot} = 0`, e.g. a constant
+    channel).
 
     Parameters
     ----------
     codes : float [N, F]
         Train codes (feature columns); see :func:`features_from_latents`.
     factors : int [N, K]
-        Train factors.
+        Train factors (each with >= 2 classes).
     test_codes, test_factors : optional
         Test split used to score the map (accuracies); never used to fit it.
-    method : {"hist", "gbt"}
-        ``"hist"`` (fast default, :func:`hist_importance`) or ``"gbt"`` (MSD reference, one
-        ``GradientBoostingClassifier()`` per factor).
+    method : {"gbt", "sklearn", "hist"}
+        ``"gbt"`` (default): the exact fast reimplementation of ``GradientBoostingClassifier()``
+        (:mod:`msd_bench.metrics.gbt`); ``"sklearn"``: scikit-learn itself (reference, slow);
+        ``"hist"``: the fast proxy (:func:`hist_importance`, naive Bayes accuracies).
     groups : int [F], optional
         Channel of each feature column (default: column f is channel f).
     factor_names : list of str, optional
+    fits : list of GBTFit, optional
+        Precomputed ``method="gbt"`` fits on these codes (e.g. shared with DCI).
+    device : torch device of the boosted trees (default CPU).
+    linear_probe : bool
+        Also score the linear probe (:func:`linear_probe_accuracy`).
 
     Returns
     -------
     ChannelMap
-        Channel c goes to ``argmax_k importance[c, k]``; a channel whose importances are all 0 is
-        unassigned (-1).
+        With ``test_accuracy`` (all channels), ``assigned_accuracy`` (assigned channels only; a
+        factor with no channel gets the accuracy of predicting the train majority class) and
+        ``linear_probe_accuracy`` on the test split.
+
+    Raises
+    ------
+    MetricError
+        Bad shapes, NaN/Inf, a factor with a single class, every column constant.
+
+    References
+    ----------
+    MSD benchmark, ``msd/evaluations/latent_exploration/explorers/predictor_latent_explorer.py``.
     """
     c = _as_codes(codes)
     f = _as_factors(factors, c.shape[0])
@@ -279,33 +348,54 @@ def explore_channels(
     g = np.arange(c.shape[1]) if groups is None else np.asarray(groups, dtype=np.int64).reshape(-1)
     if g.shape[0] != c.shape[1] or (g.size and g.min() < 0):
         raise MetricError(f"groups must be {c.shape[1]} non-negative channel indices, got shape {g.shape}")
+    if method not in ("gbt", "sklearn", "hist"):
+        raise MetricError(f"explore_channels: unknown method {method!r}; expected 'gbt', 'sklearn' or 'hist'")
+    _check_dci_input(c, f, "explore_channels")
     n_channels = int(g.max()) + 1 if g.size else 0
 
     test_acc: dict[str, float] = {}
+    out_fits = None
     if method == "hist":
         feat_imp = hist_importance(c, f)
         if tc is not None:
             (acc,) = naive_bayes_accuracy(c, f, [tc], [tf], features=informative_features(feat_imp))
             test_acc = {names[k]: float(acc[k]) for k in range(f.shape[1])}
     elif method == "gbt":
-        feat_imp, _, te = gbt_importance(c, f, c if tc is None else tc, f if tf is None else tf, progress)
-        sums = feat_imp.sum(axis=0, keepdims=True)
-        feat_imp = np.divide(feat_imp, sums, out=np.zeros_like(feat_imp), where=sums > 0)
+        from .gbt import fit_gbts
+
+        if fits is None:
+            fits = fit_gbts(c, f, tc, device=device,
+                            progress=None if progress is None else (lambda s, total: progress(s)))
+        if len(fits) != f.shape[1]:
+            raise MetricError(f"explore_channels: {len(fits)} fits for {f.shape[1]} factor columns")
+        out_fits = fits
+        feat_imp = np.stack([np.abs(ft.importances) for ft in fits], axis=1)
+        if tc is not None:
+            if any(ft.test_pred is None or ft.test_pred.shape[0] != tc.shape[0] for ft in fits):
+                raise MetricError("explore_channels: the given fits have no predictions on these test codes")
+            test_acc = {names[k]: float(np.mean(fits[k].test_pred == tf[:, k])) for k in range(f.shape[1])}
+    else:
+        from .representation import sklearn_gbt_importance
+
+        feat_imp, _, te = sklearn_gbt_importance(c, f, c if tc is None else tc, f if tf is None else tf)
         if tc is not None:
             test_acc = {names[k]: float(te[k]) for k in range(f.shape[1])}
-    else:
-        raise MetricError(f"explore_channels: unknown method {method!r}; expected 'hist' or 'gbt'")
+    sums = feat_imp.sum(axis=0, keepdims=True)
+    feat_imp = np.divide(feat_imp, sums, out=np.zeros_like(feat_imp), where=sums > 0)
 
     imp = np.zeros((n_channels, f.shape[1]))
     np.add.at(imp, g, feat_imp)
     assignment = np.where(imp.max(axis=1) > 0, imp.argmax(axis=1), -1)
 
     assigned_acc: dict[str, float] = {}
+    probe_acc: dict[str, float] = {}
     if tc is not None:
         for k, name in enumerate(names):
             feats = np.flatnonzero(assignment[g] == k)
-            (acc,) = naive_bayes_accuracy(c, f[:, [k]], [tc], [tf[:, [k]]], features=feats)
-            assigned_acc[name] = float(acc[0])
+            assigned_acc[name] = _assigned_accuracy(method, c, f[:, k], tc, tf[:, k], feats, device)
+        if linear_probe:
+            acc = linear_probe_accuracy(c, f, tc, tf)
+            probe_acc = {names[k]: float(acc[k]) for k in range(f.shape[1])}
     return ChannelMap(
         factor_names=names,
         assignment=assignment,
@@ -313,6 +403,27 @@ def explore_channels(
         method=method,
         test_accuracy=test_acc,
         assigned_accuracy=assigned_acc,
+        linear_probe_accuracy=probe_acc,
         n_train=int(c.shape[0]),
         n_test=0 if tc is None else int(tc.shape[0]),
+        fits=out_fits,
     )
+
+
+def _assigned_accuracy(method: str, c, y, tc, ty, feats: np.ndarray, device) -> float:
+    """Test accuracy of the method's classifier refit on the columns ``feats`` only."""
+    if feats.size == 0 or np.all(c[:, feats].max(axis=0) == c[:, feats].min(axis=0)):
+        classes, counts = np.unique(y, return_counts=True)
+        return float(np.mean(ty == classes[np.argmax(counts)]))
+    if method == "hist":
+        (acc,) = naive_bayes_accuracy(c, y[:, None], [tc], [ty[:, None]], features=feats)
+        return float(acc[0])
+    if method == "gbt":
+        from .gbt import fit_gbts
+
+        (fit,) = fit_gbts(c[:, feats], y[:, None], tc[:, feats], device=device)
+        return float(np.mean(fit.test_pred == ty))
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    model = GradientBoostingClassifier().fit(c[:, feats], y)
+    return float(np.mean(model.predict(tc[:, feats]) == ty))
