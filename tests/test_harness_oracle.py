@@ -16,7 +16,6 @@ import torch
 
 from msd_bench.datasets import get_spec, open_dataset
 from msd_bench.datasets.generators import sprites as sprites_gen
-from msd_bench.datasets.generators._common import colour_lookup
 from msd_bench.harness import Latents
 from msd_bench.harness.runner import evaluate
 from msd_bench.testing import require_judge
@@ -38,7 +37,6 @@ class SpritesOracle:
     def __init__(self, ds, shuffle: bool = False):
         data, labels = ds.read(np.arange(len(ds)))  # every split: the channel map is fit on train
         self.lookup = {hashlib.sha1(v.tobytes()).hexdigest(): lab for v, lab in zip(data, labels, strict=True)}
-        self.maps = sprites_gen.label_maps()
         self.t = ds.shape[0]
         g = torch.Generator().manual_seed(1)
         self.perm_s = torch.randperm(self.static_dim, generator=g) if shuffle else torch.arange(self.static_dim)
@@ -62,7 +60,7 @@ class SpritesOracle:
             start += n
         cols.append(z.dynamic.cpu().mean(1).argmax(1))
         lab = torch.stack(cols, 1).numpy()
-        video = colour_lookup(self.maps[lab[:, 4]], sprites_gen._palettes(lab))
+        video = sprites_gen.render_labels(lab)
         return torch.from_numpy(video).float().div(255.0).to(z.static.device)
 
     def sample_static(self, n: int, generator: torch.Generator) -> torch.Tensor:
