@@ -219,7 +219,8 @@ def export_submission(model: nn.Module, out: Path, dataset: str, training: dict[
     cfg = model.config()
     description = (f"{get_method(method).summary}. Reference model trained by `msd-bench train {method} "
                    f"--dataset {dataset}` ({training.get('epochs')} epochs, seed {training.get('seed')}, "
-                   f"size {training.get('size')}).")
+                   f"size {training.get('size')}). A CPU-budget reference: undertrained compared with the "
+                   f"method's paper (docs/methods.md sets our scores beside the published ones).")
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
