@@ -174,7 +174,8 @@ def export_onnx(model: nn.Module, folder: Path, dataset: str, description: str) 
                 ["dynamic"], {"noise": frames, "dynamic": frames})
         entry["prior_dynamic"] = "prior_dynamic.onnx"
     manifest = manifest_dict(model.method, dataset, cfg, "onnx", entry, description + " (ONNX export)")
-    manifest["version"] = reference_version(dataset) + ONNX_SUFFIX  # a distinct leaderboard entry if someone submits the copy too
+    # a distinct leaderboard entry if someone submits the copy too
+    manifest["version"] = reference_version(dataset) + ONNX_SUFFIX
     (folder / MANIFEST_NAME).write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
     return sorted(p.name for p in folder.iterdir())
 
