@@ -251,7 +251,7 @@ def channel_map(ctx: EvalContext):
         tcodes, _ = features_from_latents(z.static, z.dynamic)
         ctx.cache["channel_map"] = explore_channels(
             codes, yt[:, list(cols)].cpu().numpy(), tcodes, ctx.labels()[:, list(cols)].cpu().numpy(),
-            groups=groups, factor_names=list(names),
+            groups=groups, factor_names=list(names), device=ctx.device,
         )
     return ctx.cache["channel_map"]
 
@@ -261,7 +261,10 @@ def group_exploration(ctx: EvalContext) -> list[MetricValue]:
     cmap = channel_map(ctx)
     n = cmap.n_test
     out = []
-    for key, attr in (("test_accuracy", cmap.test_accuracy), ("assigned_accuracy", cmap.assigned_accuracy)):
+    for key, attr in (("test_accuracy", cmap.test_accuracy), ("assigned_accuracy", cmap.assigned_accuracy),
+                      ("linear_probe_accuracy", getattr(cmap, "linear_probe_accuracy", {}))):
+        if not attr:
+            continue
         per = [_rate_with_ci(f"exploration.{key}", float(v), n, ctx.seed, {"factor": k}) for k, v in attr.items()]
         agg = _aggregate(f"exploration.{key}.mean", per)
         out.append(replace(agg, extra={**agg.extra, "channel_map": cmap.to_dict()}))
@@ -363,9 +366,17 @@ def group_representation(ctx: EvalContext) -> list[MetricValue]:
         mv("gaussian_total_correlation", rep.gaussian_total_correlation(c_te)),
         mv("sap", rep.sap(c_tr, f_tr, c_te, f_te)),
     ]
-    d = rep.dci(c_tr, f_tr, c_te, f_te, estimator="hist")
-    for k, v in d.items():
-        out.append(mv(f"dci.{k}", v, {"estimator": "hist", "codes": "static + mean_t dynamic"}))
+    # dci.* = disentanglement_lib's definition (the exact fast GBT); dci_hist.* = the fast proxy, under its own name
+    for prefix, estimator in (("dci", "gbt"), ("dci_hist", "hist")):
+        names = [f"{prefix}.{k}" for k in ("disentanglement", "completeness", "informativeness_train",
+                                           "informativeness_test")]
+        try:
+            d = rep.dci(c_tr, f_tr, c_te, f_te, estimator=estimator, device=ctx.device if estimator == "gbt" else None)
+        except MetricError as exc:
+            out += [MetricValue.not_applicable(m, str(exc)) for m in names]
+            continue
+        for k, v in d.items():
+            out.append(mv(f"{prefix}.{k}", v, {"estimator": estimator, "codes": "static + mean_t dynamic"}))
     e = rep.explicitness(c_tr, f_tr, c_te, f_te)
     out += [mv("explicitness.test", e["test"]), mv("explicitness.train", e["train"])]
     return out
