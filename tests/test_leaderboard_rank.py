@@ -103,6 +103,7 @@ def test_rule_is_printed_on_every_board(board):
     assert "**Rank rule.**" in md and RANK_RULE_ID in md and "Rank rule." in html
     assert "(#1)" in md and '<span class="mr">(#1)</span>' in html  # per-metric ranks in the cells
     assert rule_lines(t)[0] == rule["text"]
+    assert f"% sprites: {rule['text']}" in (root / proto / "leaderboard.tex").read_text()
     csv_text = (root / proto / "leaderboard.csv").read_text()
     assert "msd.multi_factor_swap.rank" in csv_text.splitlines()[0]
     assert board_markdown(report.boards[proto]) == md
