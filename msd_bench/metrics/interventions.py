@@ -238,6 +238,13 @@ def static_dynamic_swap(
     Returns
     -------
     dict factor name -> {metric name -> MetricValue}; accuracies in [0, 1], higher is better.
+
+    References
+    ----------
+    The static/dynamic swap of sequential disentanglement (DSVAE, Li & Mandt 2018; S3VAE, Zhu et al.
+    2020; C-DSVAE, Bai et al. 2021: swap the static and the dynamic code of two sequences and judge
+    the result). Not MSD's ``TwoFactorSwap``, which swaps channel groups of the channel map
+    (:func:`msd_bench.metrics.msd.two_factor_score`).
     """
     Latents, _, swap = _latents()
     fs = _active(factors)
@@ -328,6 +335,13 @@ def multi_factor_swap(
     -------
     dict with ``cell_error``, ``kept_accuracy``, (``partner_accuracy``) as MetricValue, and ``matrix``
     (A), ``target`` (T), ``partner_matrix`` (swap mode), ``factors`` (order), ``channels`` (lists).
+
+    References
+    ----------
+    The intervention is MSD's (Barami et al., NeurIPS 2025; ``MultiFactorSwap`` /
+    ``MultiFactorSample`` in ``msd/evaluations/metrics/intervention/``); the score is msd-bench's.
+    MSD's own score of it, ``1 - (on + off)/2`` with chance 1/n, is
+    :func:`msd_bench.metrics.msd.multi_factor_score` (``msd.multi_factor_*``).
     """
     Latents, has_prior, swap = _latents()
     if mode not in ("swap", "sample"):
