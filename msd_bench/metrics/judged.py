@@ -226,6 +226,11 @@ def global_sample_consistency(frame_logits) -> float:
     Returns
     -------
     float in [1/T .. 1]; higher is better (a static factor should not flicker).
+
+    References
+    ----------
+    The agreement of MSD's ``ConsistencyGlobalSample`` (``consistency_evaluator.py``), which MSD's code
+    reports under the name ``local_consistency_sample``; named here by its definition.
     """
     return float(global_consistency_per_sequence(frame_logits).mean())
 
@@ -246,6 +251,11 @@ def local_sample_consistency(frame_logits) -> float:
     Returns
     -------
     float in [0, 1]; higher is better.
+
+    References
+    ----------
+    The agreement of MSD's ``ConsistencyLocalSample`` (``consistency_evaluator.py``), which MSD's code
+    reports under the name ``global_consistency_sample``; named here by its definition.
     """
     return float(local_consistency_per_sequence(frame_logits).mean())
 
