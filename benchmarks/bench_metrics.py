@@ -1,15 +1,22 @@
-"""Benchmark of the metric suite's hot paths (prints a table).
+"""Benchmark of the metric suite's hot paths (prints tables).
 
+0. ``--gbt-compare``: the fast exact GradientBoostingClassifier (``msd_bench.metrics.gbt``, used by
+   ``dci`` and the latent exploration) against scikit-learn's, side by side in one run: DCI on the
+   codes the evaluation runner feeds to ``dci`` (static + mean-over-frames dynamic; 4,000 seeded train
+   sequences, the full test split) of every reference submission found in ``--codes-dir`` (write them
+   with ``--encode``), and on synthetic cases. Columns: sklearn seconds, ours, ratio, max |dD|, |dC|,
+   |dI|. ``--gbt-timing``: ours alone on realistic sizes (exploration 1,755 x 288, DCI 8,000 x 24, ...).
 1. Latent exploration + DCI on 1,750 x 288 codes with 5 factors (the MSD sprites test setting:
-   static 32 + 8 frames x dynamic 32): fast ``hist`` estimator vs the GBT reference
-   (``--with-gbt``; minutes), with the agreement of the channel assignments on clearly assigned
-   channels.
-2. All representation metrics on 10,000 x 64 codes (DCI with the fast estimator).
+   static 32 + 8 frames x dynamic 32): the fast GBT and the ``hist`` proxy vs scikit-learn's GBT
+   (``--with-gbt``; minutes), with the agreement of the channel assignments.
+2. All representation metrics on 10,000 x 64 codes (DCI with the hist proxy in the total; the GBT
+   DCI timed beside it).
 3. Reconstruction metrics (MSE, PSNR, SSIM, temporal consistency) of one evaluation batch
    (256 sprites-sized sequences, 8 x 3 x 64 x 64): the fused pass per SSIM block size, against SSIM
    in one pass over the whole batch.
 
-Run: ``.venv/bin/python benchmarks/bench_metrics.py [--with-gbt] [--gbt-cache PATH] [--only-reconstruction]``
+Run: ``.venv/bin/python benchmarks/bench_metrics.py [--gbt-compare [--encode] [--codes-dir DIR]]
+[--gbt-timing] [--with-gbt] [--gbt-cache PATH] [--only-reconstruction]``
 """
 
 from __future__ import annotations
@@ -71,12 +78,172 @@ def clear_channels(imp: np.ndarray, ratio: float = 2.0) -> np.ndarray:
     return (srt[:, -1] >= ratio * srt[:, -2]) & (srt[:, -1] >= 1.0 / imp.shape[0])
 
 
+REFERENCE_DSPRITES = (
+    "beta-vae-dsprites-dynamic", "content-motion-vae-dsprites-dynamic", "dsvae-dsprites-dynamic",
+    "frame-vae-dsprites-dynamic", "lambda-beta-vae-dsprites-dynamic", "lstm-vae-dsprites-dynamic",
+    "skd-dsprites-dynamic",
+)
+
+
+def encode_reference_codes(codes_dir: Path, names=REFERENCE_DSPRITES, dataset: str = "dsprites-dynamic") -> None:
+    """Encode reference submissions as the evaluation runner does and save the DCI codes.
+
+    Train: the runner's seeded subset of ``EXPLORE_TRAIN`` train sequences (``EvalContext.subset`` with
+    seed 0); test: the full test split. Codes = ``[static, mean over frames of dynamic]``
+    (``suite._sequence_codes``); factors = the dataset's non-ignored factor columns.
+    """
+    import torch
+
+    from msd_bench.datasets.registry import open_dataset
+    from msd_bench.harness.loader import load_submission
+    from msd_bench.harness.suite import EXPLORE_TRAIN
+
+    codes_dir.mkdir(parents=True, exist_ok=True)
+    ds = open_dataset(dataset, progress=False)
+    cols = [f.index for f in ds.factors if not f.ignore]
+    tr = ds.indices("train")
+    if EXPLORE_TRAIN < tr.size:
+        tr = np.sort(np.random.default_rng(0).choice(tr, size=EXPLORE_TRAIN, replace=False))
+    splits = {"train": tr, "test": ds.indices("test")}
+    labels = ds.labels()
+    root = Path(__file__).resolve().parents[1] / "submissions"
+    for name in names:
+        model = load_submission(root / name, dataset, trust_code=True)
+        model = getattr(model, "model", model)
+        for split, idx in splits.items():
+            parts = []
+            for start in range(0, idx.size, 256):
+                x, _ = ds.read(idx[start:start + 256])
+                with torch.no_grad():
+                    z = model.encode(torch.from_numpy(x).float().div_(255.0))
+                parts.append(torch.cat([z.static, z.dynamic.mean(dim=1)], dim=1).double().numpy())
+            np.save(codes_dir / f"{name}_{split}_dci.npy", np.concatenate(parts))
+            np.save(codes_dir / f"{name}_{split}_factors.npy", labels[idx][:, cols])
+        print(f"encoded {name}", flush=True)
+
+
+def synthetic_cases(seed: int = 0):
+    """Synthetic DCI cases ``(name, c, f, tc, tf)``: random, a few dims carrying a few factors, binary
+    factors, many classes, duplicated / constant columns, tiny n."""
+    rng = np.random.default_rng(seed)
+
+    def split(c, f, n):
+        return c[:n], f[:n], c[n:], f[n:]
+
+    n = 2000
+    f = rng.integers(0, 4, (2 * n, 3))
+    yield ("random codes 2000 x 10, 3 x 4 classes", *split(rng.normal(size=(2 * n, 10)), f, n))
+    f = rng.integers(0, 3, (2 * n, 3))
+    c = rng.normal(size=(2 * n, 10))
+    c[:, 0] += f[:, 0]
+    c[:, 1] += f[:, 1]
+    yield ("2 of 10 dims carry 2 of 3 factors, 2000", *split(c, f, n))
+    f = rng.integers(0, 2, (2 * n, 4))
+    c = np.concatenate([f + 0.5 * rng.normal(size=f.shape), rng.normal(size=(2 * n, 4))], 1)
+    yield ("binary factors 2000 x 8", *split(c, f, n))
+    f = np.stack([rng.integers(0, 16, 2 * n), rng.integers(0, 5, 2 * n)], 1)
+    c = np.concatenate([f + 0.4 * rng.normal(size=f.shape), rng.normal(size=(2 * n, 6))], 1)
+    yield ("16 + 5 classes 2000 x 8", *split(c, f, n))
+    f = rng.integers(0, 3, (2 * n, 3))
+    base = f + 0.6 * rng.normal(size=f.shape)
+    c = np.concatenate([base, base[:, :2], np.zeros((2 * n, 2)), rng.normal(size=(2 * n, 2))], 1)
+    yield ("duplicated + constant columns 2000 x 9", *split(c, f, n))
+    f = rng.integers(0, 2, (80, 2))
+    yield ("tiny n: 50 train, 30 test", *split(f + 0.6 * rng.normal(size=(80, 2)), f, 50))
+
+
+def _dci_from(imp, tr, te):
+    from msd_bench.metrics import representation as R
+
+    d, c = R._dci_scores(imp)
+    return np.array([d, c, float(np.mean(tr)), float(np.mean(te))])
+
+
+def gbt_compare(console, codes_dir: Path, include_synthetic: bool = True) -> Table:
+    """Part 0: sklearn vs the fast GBT, side by side (same codes, same process, one after the other)."""
+    from msd_bench.metrics import representation as R
+
+    cases = []
+    for name in REFERENCE_DSPRITES:
+        p = codes_dir / f"{name}_train_dci.npy"
+        if p.exists():
+            cases.append((name, np.load(p), np.load(codes_dir / f"{name}_train_factors.npy"),
+                          np.load(codes_dir / f"{name}_test_dci.npy"), np.load(codes_dir / f"{name}_test_factors.npy")))
+    if include_synthetic:
+        cases += list(synthetic_cases())
+    table = Table(title="DCI: scikit-learn GradientBoostingClassifier vs msd_bench.metrics.gbt (one run)")
+    for col in ("codes", "train x dims, factors (classes)", "sklearn s", "ours s", "ratio",
+                "|dD|", "|dC|", "|dI train|", "|dI test|", "D / C / I_test (ours)"):
+        table.add_column(col, justify="left" if col == "codes" else "right")
+    tot_sk = tot_ours = 0.0
+    worst = np.zeros(4)
+    for name, c, f, tc, tf in cases:
+        t0 = time.perf_counter()
+        ref = _dci_from(*R.sklearn_gbt_importance(c, f, tc, tf))
+        t_sk = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ours = _dci_from(*R.gbt_importance(c, f, tc, tf))
+        t_ours = time.perf_counter() - t0
+        tot_sk += t_sk
+        tot_ours += t_ours
+        diff = np.abs(ours - ref)
+        worst = np.maximum(worst, diff)
+        classes = ",".join(str(len(np.unique(f[:, k]))) for k in range(f.shape[1]))
+        table.add_row(name, f"{c.shape[0]} x {c.shape[1]}, {f.shape[1]} ({classes})", f"{t_sk:.1f}",
+                      f"{t_ours:.2f}", f"{t_sk / t_ours:.1f}x", *(f"{v:.4f}" for v in diff),
+                      f"{ours[0]:.3f} / {ours[1]:.3f} / {ours[3]:.3f}")
+        console.print(f"  {name}: sklearn {t_sk:.1f} s, ours {t_ours:.2f} s, max diff {diff.max():.4f}")
+    table.add_row("all cases", "", f"{tot_sk:.1f}", f"{tot_ours:.2f}", f"{tot_sk / max(tot_ours, 1e-9):.1f}x",
+                  *(f"{v:.4f}" for v in worst), "")
+    return table
+
+
+def gbt_timing() -> Table:
+    """Ours alone on realistic code sizes (the exploration's and DCI's shapes in the harness)."""
+    from msd_bench.metrics import representation as R
+    from msd_bench.metrics.exploration import explore_channels
+
+    table = Table(title="fast GBT on realistic code sizes (ours only)")
+    for col in ("what", "train x dims, factors", "seconds"):
+        table.add_column(col, justify="right")
+    ctr, ftr, groups = sprites_like_codes(1755, seed=0)
+    cte, fte, _ = sprites_like_codes(1755, seed=1)
+    t0 = time.perf_counter()
+    explore_channels(ctr, ftr, cte, fte, groups=groups, factor_names=FACTORS)
+    table.add_row("exploration (fits + assigned refits + linear probe), sprites-like", "1755 x 288, 5",
+                  f"{time.perf_counter() - t0:.1f}")
+    t0 = time.perf_counter()
+    R.gbt_fits(ctr, ftr, cte)
+    table.add_row("fits only (shared by DCI on the same codes)", "1755 x 288, 5", f"{time.perf_counter() - t0:.1f}")
+    chan = np.zeros((ctr.shape[0], S + D))
+    np.add.at(chan.T, groups, ctr.T / np.bincount(groups)[:, None])
+    chan_t = np.zeros((cte.shape[0], S + D))
+    np.add.at(chan_t.T, groups, cte.T / np.bincount(groups)[:, None])
+    t0 = time.perf_counter()
+    R.dci(chan, ftr, chan_t, fte)
+    table.add_row("dci on static + mean_t dynamic, sprites-like", "1755 x 64, 5", f"{time.perf_counter() - t0:.1f}")
+    rng = np.random.default_rng(0)
+    f = np.stack([rng.integers(0, c, 16000) for c in (9, 3, 6, 5, 6, 6)], 1)
+    c = np.concatenate([f + 0.5 * rng.normal(size=f.shape), rng.normal(size=(16000, 18))], 1)
+    t0 = time.perf_counter()
+    R.dci(c[:8000], f[:8000], c[8000:], f[8000:])
+    table.add_row("dci, dsprites-like factors", "8000 x 24, 6", f"{time.perf_counter() - t0:.1f}")
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--with-gbt", action="store_true", help="also run the GBT reference (minutes)")
     ap.add_argument("--gbt-cache", type=Path, default=None, help="npz to store / reuse the GBT run")
     ap.add_argument("--skip-representation", action="store_true")
     ap.add_argument("--only-reconstruction", action="store_true", help="only part 3")
+    ap.add_argument("--gbt-compare", action="store_true",
+                    help="only part 0: sklearn vs fast GBT side by side (DCI on reference codes + synthetic)")
+    ap.add_argument("--codes-dir", type=Path, default=Path("/tmp/msd-bench-codes"),
+                    help="reference submissions' DCI codes (<name>_{train,test}_{dci,factors}.npy)")
+    ap.add_argument("--encode", action="store_true", help="(re)write --codes-dir from the reference submissions")
+    ap.add_argument("--no-synthetic", action="store_true", help="part 0 without the synthetic cases")
+    ap.add_argument("--gbt-timing", action="store_true", help="only the fast GBT on realistic sizes")
     args = ap.parse_args()
 
     import torch
@@ -85,8 +252,16 @@ def main() -> None:
     from msd_bench.metrics import representation as R
     from msd_bench.metrics.exploration import explore_channels
 
-    console = Console()
+    console = Console(width=max(Console().width, 200))
     rows: list[tuple[str, str, str]] = []
+    if args.gbt_compare or args.gbt_timing:
+        if args.encode:
+            encode_reference_codes(args.codes_dir)
+        if args.gbt_compare:
+            console.print(gbt_compare(console, args.codes_dir, not args.no_synthetic))
+        if args.gbt_timing:
+            console.print(gbt_timing())
+        return
 
     reconstruction_rows(rows)
     if args.only_reconstruction:
@@ -99,7 +274,12 @@ def main() -> None:
     fast_map = explore_channels(ctr, ftr, cte, fte, method="hist", factor_names=FACTORS)
     fast_dci = R.dci(ctr, ftr, cte, fte, estimator="hist")
     t_fast = time.perf_counter() - t0
-    rows.append(("exploration + DCI, hist (1,750 x 288, 5 factors)", f"{t_fast:.2f} s", ""))
+    rows.append(("exploration + DCI, hist proxy (1,750 x 288, 5 factors)", f"{t_fast:.2f} s", ""))
+    t0 = time.perf_counter()
+    gbt_map = explore_channels(ctr, ftr, cte, fte, factor_names=FACTORS, linear_probe=False)
+    gbt_dci = R.dci(ctr, ftr, cte, fte, fits=gbt_map.fits)
+    rows.append(("exploration + DCI, fast exact GBT (same fits)", f"{time.perf_counter() - t0:.1f} s",
+                 f"D {gbt_dci['disentanglement']:.3f} C {gbt_dci['completeness']:.3f}"))
     fast_ch = explore_channels(ctr, ftr, method="hist", groups=groups, factor_names=FACTORS)
 
     if args.with_gbt or (args.gbt_cache and args.gbt_cache.exists()):
@@ -108,7 +288,8 @@ def main() -> None:
             imp, tr, te, t_gbt = z["imp"], z["tr"], z["te"], float(z["seconds"])
         else:
             t0 = time.perf_counter()
-            imp, tr, te = R.gbt_importance(ctr, ftr, cte, fte, progress=lambda k: print(f"gbt factor {k} done"))
+            imp, tr, te = R.sklearn_gbt_importance(ctr, ftr, cte, fte,
+                                                   progress=lambda k: print(f"sklearn gbt factor {k} done"))
             t_gbt = time.perf_counter() - t0
             if args.gbt_cache:
                 np.savez(args.gbt_cache, imp=imp, tr=tr, te=te, seconds=t_gbt)
@@ -124,7 +305,11 @@ def main() -> None:
         ch_assign = ch_imp.argmax(axis=1)
         ch_clear = clear_channels(ch_imp)
         ch_agree = float(np.mean(fast_ch.assignment[ch_clear] == ch_assign[ch_clear]))
-        rows.append(("exploration + DCI, GBT reference", f"{t_gbt:.1f} s", f"speed-up {t_gbt / t_fast:.0f}x"))
+        rows.append(("exploration + DCI, scikit-learn GBT reference", f"{t_gbt:.1f} s",
+                     f"hist {t_gbt / t_fast:.0f}x faster"))
+        rows.append(("fast GBT vs sklearn: |dD| / |dC| / |dI_test|",
+                     f"{abs(gbt_dci['disentanglement'] - gbt_dis):.4f} / {abs(gbt_dci['completeness'] - gbt_comp):.4f}"
+                     f" / {abs(gbt_dci['informativeness_test'] - np.mean(te)):.4f}", ""))
         rows.append(("assignment agreement, clearly assigned features",
                      f"{agree:.3f}", f"{int(clear.sum())} of 288 features clear"))
         rows.append(("assignment agreement, all features", f"{all_agree:.3f}",
@@ -165,7 +350,7 @@ def main() -> None:
             ("gaussian_total_correlation", lambda: R.gaussian_total_correlation(c1)),
             ("sap", lambda: R.sap(c1, f1, c2, f2)),
             ("explicitness", lambda: R.explicitness(c1, f1, c2, f2)),
-            ("dci (hist)", lambda: R.dci(c1, f1, c2, f2, estimator="hist")),
+            ("dci_hist (proxy)", lambda: R.dci(c1, f1, c2, f2, estimator="hist")),
         ]:
             t0 = time.perf_counter()
             value = fn()
@@ -174,6 +359,10 @@ def main() -> None:
             shown = ", ".join(f"{v:.3f}" for v in value.values()) if isinstance(value, dict) else f"{value:.3f}"
             rows.append((f"{name} (10,000 x 64, 5 factors)", f"{dt:.2f} s", shown))
         rows.append(("all representation metrics (10,000 x 64)", f"{total:.2f} s", "target <= 5 s"))
+        t0 = time.perf_counter()
+        d = R.dci(c1, f1, c2, f2)
+        rows.append(("dci, fast exact GBT (10,000 x 64, 5 x 8 classes; not in total)",
+                     f"{time.perf_counter() - t0:.1f} s", ", ".join(f"{v:.3f}" for v in d.values())))
         t0 = time.perf_counter()
         ref = R.sap(c1, f1, c2, f2, solver="liblinear")
         rows.append(("sap, scikit-learn liblinear reference (not in total)", f"{time.perf_counter() - t0:.2f} s",

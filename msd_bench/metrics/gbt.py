@@ -152,6 +152,15 @@ class _Presorted:
             self._buffers[key] = self.gid_sample.int().repeat(1, gsz)
         return self._buffers[key]
 
+    def work(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """A reused scratch tensor (a fresh large tensor per call costs mmap + page faults on CPU)."""
+        numel = int(np.prod(shape))
+        buf = self._buffers.get(name)
+        if buf is None or buf.numel() < numel or buf.dtype != dtype:
+            buf = torch.empty(numel, dtype=dtype, device=self.device)
+            self._buffers[name] = buf
+        return buf[:numel].view(shape)
+
     def buffer(self, slot: int, gsz: int) -> torch.Tensor:
         """A reused int64 ``[F, gsz, n]`` buffer (fresh large allocations cost page faults)."""
         key = (slot, gsz)
@@ -208,7 +217,8 @@ def _grow_level(
         f1 = min(f_all, f0 + fc)
         nf = f1 - f0
         idx = (ps.tiled_order(gsz) if ordd is None else ordd)[f0:f1]
-        u = hf.index_select(0, idx.reshape(-1)).view(nf, gsz, n)
+        u = ps.work("u", (nf, gsz, n), torch.float64)
+        torch.index_select(hf, 0, idx.reshape(-1), out=u.view(-1))
         torch.cumsum(u, 2, out=u)
         u.mul_(u)
         if ordd is None:
@@ -217,8 +227,11 @@ def _grow_level(
             continue
         tie = ps.has_tie[f0:f1]
         if bool(tie.any()):
-            gp = torch.gather(ps.tiled_gid(gsz)[f0:f1], 1, idx.reshape(nf, gsz * n)).view(nf, gsz, n)
-            u[:, :, :-1].masked_fill_(gp[:, :, 1:] == gp[:, :, :-1], 0.0)
+            gp = ps.work("gp", (nf, gsz, n), torch.int32)
+            torch.gather(ps.tiled_gid(gsz)[f0:f1], 1, idx.reshape(nf, gsz * n), out=gp.view(nf, gsz * n))
+            same = ps.work("same", (nf, gsz, n - 1), torch.bool)
+            torch.eq(gp[:, :, 1:], gp[:, :, :-1], out=same)
+            u[:, :, :-1].masked_fill_(same, 0.0)
         if dev.type == "cpu" and nf * n > 8192:
             # per tree and node: amax over the node's contiguous segment (no masking pass)
             u.mul_(w.unsqueeze(0))
@@ -228,33 +241,39 @@ def _grow_level(
                     if a1 > a0:
                         best_f[f0:f1, b, k] = u[:, b, a0:a1].amax(1)
         else:
+            tmp = ps.work("tmp", (nf, gsz, n), torch.float64)
             for k in range(m):
-                best_f[f0:f1, :, k] = (u * w_nodes[k].unsqueeze(0)).amax(2)
+                torch.mul(u, w_nodes[k].unsqueeze(0), out=tmp)
+                best_f[f0:f1, :, k] = tmp.amax(2)
     best_f = best_f.permute(1, 0, 2)  # [G, F, m]
     best = best_f.amax(1)  # [G, m]
     tied = (best_f >= best.unsqueeze(1) * (1 - TIE_RTOL)) & (best.unsqueeze(1) > 0)
     feat = tied.to(torch.uint8).argmax(1)  # lowest index among the tied
     ntied = tied.sum(1)
     # position of the best split in the chosen feature's row
-    idx = (ps.tiled_order(gsz) if ordd is None else ordd)[feat, torch.arange(gsz, device=dev)[:, None]]
-    u = torch.cumsum(hf.index_select(0, idx.reshape(-1)).view(gsz, m, n), 2)
-    idx = idx - torch.arange(gsz, device=dev).view(gsz, 1, 1) * n  # sample ids
+    src = ps.tiled_order(gsz) if ordd is None else ordd
+    rows = (feat * gsz + torch.arange(gsz, device=dev)[:, None]).reshape(-1)
+    idx = ps.work("rows_idx", (gsz, m, n), torch.int64)
+    torch.index_select(src.reshape(f_all * gsz, n), 0, rows, out=idx.view(gsz * m, n))
+    u = ps.work("rows_u", (gsz, m, n), torch.float64)
+    torch.index_select(hf, 0, idx.view(-1), out=u.view(-1))
+    torch.cumsum(u, 2, out=u)
+    idx.sub_(torch.arange(gsz, device=dev).view(gsz, 1, 1) * n)  # sample ids
     u.mul_(u)
     if ordd is None:
         u.mul_(ps.w0[feat])
     else:
         if bool(ps.has_tie[feat].any()):
             gp = torch.gather(ps.gid_sample[feat], 2, idx)
-            valid = torch.ones_like(gp, dtype=torch.bool)
-            valid[:, :, :-1] = gp[:, :, 1:] != gp[:, :, :-1]
-            u.mul_(valid)
-        u.mul_(torch.stack(w_nodes, 1))
+            u[:, :, :-1].masked_fill_(gp[:, :, 1:] == gp[:, :, :-1], 0.0)
+        for k in range(m):
+            u[:, k].mul_(w_nodes[k])
     pos = u.argmax(2)  # first maximum
     return best, feat, ntied, tied, pos, idx
 
 
 def _partition(ordd: torch.Tensor, isleft: torch.Tensor, start: torch.Tensor, nleft: torch.Tensor,
-               out: torch.Tensor) -> torch.Tensor:
+               out: torch.Tensor, work) -> torch.Tensor:
     """Stable partition of every node segment of every row of ``ordd [F, G, n]`` into left, then right.
 
     With q = +1 (left) / -1 (right) and the left count ``cl`` of a row up to position j,
@@ -274,10 +293,15 @@ def _partition(ordd: torch.Tensor, isleft: torch.Tensor, start: torch.Tensor, nl
     for f0 in range(0, f_all, fc):
         f1 = min(f_all, f0 + fc)
         src = ordd[f0:f1]
-        qs = q.index_select(0, src.reshape(-1)).view(f1 - f0, gsz, n)
-        t = torch.cumsum(qs, 2, dtype=torch.int32)
+        nf = f1 - f0
+        qs = work("qs", (nf, gsz, n), torch.int32)
+        torch.index_select(q, 0, src.reshape(-1), out=qs.view(-1))
+        t = work("t", (nf, gsz, n), torch.int32)
+        torch.cumsum(qs, 2, out=t)
         t.add_(p1).mul_(qs).add_(p2).bitwise_right_shift_(1)
-        out[f0:f1].scatter_(2, t.long(), src)
+        dest = work("dest", (nf, gsz, n), torch.int64)
+        dest.copy_(t)
+        out[f0:f1].scatter_(2, dest, src)
     return out
 
 
@@ -337,7 +361,8 @@ def _grow_trees(ps: _Presorted, g: torch.Tensor, max_depth: int):
             active2 = (size2 >= 2) & (var2 > EPSILON)
             if bool(active2.any()):
                 buf = ps.buffer(depth % 2, gsz)
-                ordd = _partition(ps.tiled_order(gsz) if ordd is None else ordd, isleft, start, nleft, buf)
+                ordd = _partition(ps.tiled_order(gsz) if ordd is None else ordd, isleft, start, nleft, buf,
+                                  ps.work)
             active = active2
         nid, size, start = new_nid, size2, start2
     return nid, feature, threshold, importance, feature[:, 0, 0] >= 0
@@ -416,11 +441,15 @@ def fit_gbts(
     prev_threads = torch.get_num_threads()
     if dev.type == "cpu":
         torch.set_num_threads(1)
+        # Late stages have tiny gradients: denormal products run ~10x slower on x86. A gain below
+        # 1e-308 never decides a split (such a node's impurity is far below EPSILON), so flush them.
+        torch.set_flush_denormal(True)
     try:
         return _fit(ps, f, xt32, n, n_estimators, learning_rate, max_depth, keep_trees, keep_raw, progress)
     finally:
         if dev.type == "cpu":
             torch.set_num_threads(prev_threads)
+            torch.set_flush_denormal(False)
 
 
 def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, progress) -> list[GBTFit]:
