@@ -195,7 +195,6 @@ def _grow_level(
     gsz, n = g.shape
     m = size.shape[1]
     f_all = ps.f
-    zero = torch.zeros((), dtype=torch.float64, device=dev)
     sums = torch.zeros(gsz, m, dtype=torch.float64, device=dev).scatter_add_(1, nid, g)
     mean = sums / size.clamp(min=1)
     h = g - torch.gather(mean, 1, nid)  # node-centred gradient: U = cumsum(h) within each node
@@ -206,10 +205,14 @@ def _grow_level(
         sz = torch.gather(size, 1, nodes_pos).double()
         act = torch.gather(active, 1, nodes_pos)
         # 1 / (c (n_t - c)) at every split position, 0 at segment ends and in inactive nodes
-        w = torch.where(act & (c < sz), 1.0 / (c * (sz - c)).clamp(min=1.0), zero)
-        w_nodes = [torch.where(nodes_pos == k, w, zero) for k in range(m)]
-        st, sz_, ac = start.tolist(), size.tolist(), active.tolist()
-        seg = [[(st[b][k], st[b][k] + sz_[b][k]) if ac[b][k] else (0, 0) for k in range(m)] for b in range(gsz)]
+        w = (c * (sz - c)).clamp_(min=1.0).reciprocal_().masked_fill_(~(act & (c < sz)), 0.0)
+        w_nodes = [w.masked_fill(nodes_pos != k, 0.0) for k in range(m)]  # (torch.where is slow on CPU)
+        # non-empty node segments as flat positions b * n + start (they tile every row): one
+        # np.maximum.reduceat per chunk gives every (feature, tree, node) maximum on CPU
+        flat_start = (start + torch.arange(gsz, device=dev)[:, None] * n).reshape(-1)
+        nonempty = (size > 0).reshape(-1)
+        seg_idx = flat_start[nonempty].cpu().numpy()
+        seg_slot = torch.nonzero(nonempty).reshape(-1)
     best_f = torch.zeros(f_all, gsz, m, dtype=torch.float64, device=dev)
     fc = max(1, _chunk_elems(dev) // max(1, gsz * n))
     hf = h.reshape(-1)
@@ -232,14 +235,10 @@ def _grow_level(
             same = ps.work("same", (nf, gsz, n - 1), torch.bool)
             torch.eq(gp[:, :, 1:], gp[:, :, :-1], out=same)
             u[:, :, :-1].masked_fill_(same, 0.0)
-        if dev.type == "cpu" and nf * n > 8192:
-            # per tree and node: amax over the node's contiguous segment (no masking pass)
+        if dev.type == "cpu":
             u.mul_(w.unsqueeze(0))
-            for b in range(gsz):
-                for k in range(m):
-                    a0, a1 = seg[b][k]
-                    if a1 > a0:
-                        best_f[f0:f1, b, k] = u[:, b, a0:a1].amax(1)
+            red = np.maximum.reduceat(u.view(nf, gsz * n).numpy(), seg_idx, axis=1)
+            best_f[f0:f1].view(nf, gsz * m)[:, seg_slot] = torch.from_numpy(red)
         else:
             tmp = ps.work("tmp", (nf, gsz, n), torch.float64)
             for k in range(m):
