@@ -12,6 +12,7 @@ import typer
 
 from . import __version__
 from ._cli_utils import debug_enabled, print_error, set_debug
+from .annotate.cli import annotate
 from .datasets.cli import app as datasets_app
 from .errors import MsdBenchError
 from .harness.cli import bench, evaluate, schema, submit, validate
@@ -61,6 +62,7 @@ app.command("submit")(submit)
 app.command("bench")(bench)
 app.command("schema")(schema)
 app.command("train")(train)
+app.command("annotate")(annotate)
 
 
 def main() -> None:

@@ -147,7 +147,8 @@ class VLMJudge:
         from ..judges.judge import JudgeOutput
 
         if not isinstance(x, torch.Tensor) or x.dim() != 5:
-            raise JudgeError(f"VLM judge input must be a [B, T, C, H, W] tensor, got {getattr(x, 'shape', type(x))}")
+            got = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise JudgeError(f"VLM judge input has shape {got}, expected a [B, T, C, H, W] tensor")
         videos = (x.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy())
         pred = self.predict_labels(videos)
         b, t = videos.shape[:2]

@@ -148,7 +148,14 @@ def evaluate(
         None, "--out", help="Folder for result.json and pictures [default: results/<name>/<version>/<dataset>]."
     ),
     trust_code: bool = typer.Option(False, "--trust-code", help="Allow a torch submission's code to run."),
-    judge_backend: str = typer.Option("onnx", "--judge-backend", help="Judge backend: onnx or torch."),
+    judge_backend: str = typer.Option("onnx", "--judge-backend", help="Judge backend: onnx, torch, or vlm."),
+    vlm_model: str | None = typer.Option(
+        None, "--vlm-model", help="With --judge-backend vlm: the vision-language model that judges (docs/annotate.md)."
+    ),
+    vlm_base_url: str | None = typer.Option(None, "--vlm-base-url", help="With --judge-backend vlm: API root URL."),
+    vlm_api_key_env: str | None = typer.Option(
+        None, "--vlm-api-key-env", help="With --judge-backend vlm: environment variable holding the API key."
+    ),
     pictures: bool = typer.Option(True, "--pictures/--no-pictures", help="Save swap / sample grids and GIFs."),
     as_json: bool = typer.Option(False, "--json", help="Print the result JSON instead of the table."),
 ) -> None:
@@ -168,7 +175,16 @@ def evaluate(
     resolve_groups(metrics)  # unknown group -> one-line error before any work
     from ..datasets import get_spec
 
-    get_spec(dataset)
+    vlm_judge = None
+    if judge_backend == "vlm":  # a vision-language model judges instead of a frozen judge (msd_bench.annotate)
+        from ..annotate.judge import vlm_judge_for
+
+        if not vlm_model or not vlm_base_url:
+            raise MsdBenchError("--judge-backend vlm needs --vlm-model NAME and --vlm-base-url URL")
+        vlm_judge = vlm_judge_for(dataset, size=size, base_url=vlm_base_url, model=vlm_model,
+                                  api_key_env=vlm_api_key_env)
+    else:
+        get_spec(dataset)
     if out is None:
         from .manifest import load_manifest
 
@@ -188,7 +204,7 @@ def evaluate(
             result = run_evaluate(
                 model, dataset, size=size, split=split, metrics=metrics, device=device, batch_size=batch_size,
                 limit=limit, seed=seed, repeats=repeats, judge_backend=judge_backend, out=out,
-                pictures=pictures, progress=progress,
+                pictures=pictures, progress=progress, judge=vlm_judge,
             )
         except KeyboardInterrupt:
             err_console.print(f"interrupted: finished metric groups are kept in {out / 'result.json'}; "

@@ -155,6 +155,7 @@ def evaluate(
     trust_code: bool = False,
     pictures: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
+    judge: Any = None,
 ) -> Result:
     """Score ``model`` on ``dataset`` with the frozen judge and the metric suite.
 
@@ -187,6 +188,11 @@ def evaluate(
     pictures : bool
         Save reconstruction / swap / sample grids (PNG) and GIFs next to the result.
     progress : callable(group, done, total), optional
+    judge : object, optional
+        A judge to use instead of the dataset's frozen one, e.g. a
+        :class:`msd_bench.annotate.VLMJudge` for a dataset without a trained judge (then ``dataset``
+        may also name an imported dataset). The result records it (``judge.backend``, and
+        ``environment.judge`` from its ``record()``).
 
     Returns
     -------
@@ -200,7 +206,7 @@ def evaluate(
     dev = resolve_device(device)
     timer = PhaseTimer(dev)
     groups = resolve_groups(metrics)
-    spec = get_spec(dataset)  # unknown dataset -> one-line DatasetError before any work
+    spec = get_spec(dataset) if judge is None else _spec_or_imported(dataset)  # unknown -> one-line DatasetError
     if batch_size < 1:
         raise MsdBenchError(f"--batch-size must be >= 1, got {batch_size}")
     if limit is not None and limit < 2:
@@ -215,7 +221,7 @@ def evaluate(
         return _evaluate(model, dataset, spec, dev, timer, groups, started, t_start, size=size, split=split,
                          batch_size=batch_size, limit=limit, seed=seed, repeats=repeats,
                          judge_backend=judge_backend, out_dir=out_dir, trust_code=trust_code, pictures=pictures,
-                         progress=progress)
+                         progress=progress, judge=judge)
     except BaseException:
         _remove_if_empty(created)  # an early error leaves no empty --out folder behind
         raise
@@ -224,7 +230,7 @@ def evaluate(
 def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: PhaseTimer, groups: list[str],
               started: str, t_start: float, *, size: str, split: str, batch_size: int, limit: int | None,
               seed: int, repeats: int, judge_backend: str, out_dir: Path | None, trust_code: bool, pictures: bool,
-              progress: Callable[[str, int, int], None] | None) -> Result:
+              progress: Callable[[str, int, int], None] | None, judge: Any = None) -> Result:
     from ..datasets import open_dataset
     from ..judges import load_judge
     from .suite import EvalContext, run_group
@@ -242,7 +248,8 @@ def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: Pha
             dev = model_device(model)
             timer.device = dev
         ds = open_dataset(dataset, size=size)
-        judge = load_judge(dataset, backend=judge_backend, device=dev)
+        if judge is None:
+            judge = load_judge(dataset, backend=judge_backend, device=dev)
     _check_latent_shapes(model, ds, split, dev, s_dim, d_dim)
     timed_model = TimedModel(model, dev)
     timed_judge = TimedJudge(judge, dev)
@@ -260,7 +267,7 @@ def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: Pha
             name=spec.name, version=str(ds.version), content_hash=str(ds.content_hash), size=size, split=split, n=n
         ),
         judge=JudgeRef(
-            backend=judge_backend,
+            backend=str(getattr(judge, "backend", judge_backend)),
             sha256={"card.json": judge.sha256, **{k: v.sha256 for k, v in judge.card.artefacts.items()}},
             providers=list(judge.providers),
             ceiling={k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in judge.ceiling().items()},
@@ -269,7 +276,8 @@ def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: Pha
         settings=RunSettings(
             seed=seed, batch_size=batch_size, device=str(dev), limit=limit, repeats=repeats, metrics=list(groups)
         ),
-        environment=environment(dev, providers or list(judge.providers)),
+        environment={**environment(dev, providers or list(judge.providers)),
+                     **({"judge": judge.record()} if callable(getattr(judge, "record", None)) else {})},
         status="partial",
         missing=list(groups),
         started_at=started,
@@ -332,6 +340,21 @@ def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: Pha
     if out_dir is not None:
         write_result(result, out_dir / RESULT_FILE)
     return result
+
+
+def _spec_or_imported(dataset: str) -> Any:
+    """The registry's spec, or (for an explicitly given judge) the imported dataset file of that name."""
+    from ..datasets import get_spec, open_dataset
+    from ..errors import DatasetError
+
+    try:
+        return get_spec(dataset)
+    except DatasetError:
+        try:
+            return open_dataset(dataset)
+        except DatasetError:
+            pass
+        raise
 
 
 def _finish(result: Result, timer: PhaseTimer, model: TimedModel, judge: TimedJudge, t0: float, final: bool) -> None:
