@@ -299,3 +299,18 @@ def test_folder_of_frame_folders_and_gifs(tmp_path):
     for f in ds.factors:
         pred = [names[f.name].value_names[v] for v in out.labels(None)[:, names[f.name].index]]
         assert pred == [f.value_names[v] for v in y[:, f.index]]
+
+
+def test_docs_show_the_current_prompts():
+    from pathlib import Path
+
+    from msd_bench.annotate import PROMPT_SHA256, prompts
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "annotate.md").read_text(encoding="utf-8")
+    assert PROMPT_SHA256 in text, "prompts changed: update docs/annotate.md (prompts and their sha256)"
+    cfg = ImageConfig()
+    schema = [("color", "static", ["red", "green", "blue"]), ("motion", "dynamic", ["right", "down"])]
+    repair = prompts.repair_text("\"color\" is 'purple'; expected one of red, green, blue")
+    order = cfg.order_text(4)
+    for shown in (prompts.SYSTEM, prompts.explore_text(order, 4), prompts.annotate_text(order, 4, schema), repair):
+        assert shown.strip() in text
