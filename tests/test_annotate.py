@@ -314,3 +314,13 @@ def test_docs_show_the_current_prompts():
     order = cfg.order_text(4)
     for shown in (prompts.SYSTEM, prompts.explore_text(order, 4), prompts.annotate_text(order, 4, schema), repair):
         assert shown.strip() in text
+
+
+@pytest.mark.parametrize("fmt, layout", [("json_object", "frames"), ("none", "grid")])
+def test_without_a_json_schema_and_with_one_image_per_frame(tiny, tmp_path, fmt, layout):
+    ds, path = tiny
+    cfg = ImageConfig(frames=3, layout=layout)
+    with FakeVLMServer.from_dataset(ds, cfg, malformed=0.2, seed=7) as server:
+        res = annotate(path, base_url=server.url, model="fake", out=tmp_path / "out", n_explore=6, n_annotate=16,
+                       frames_per_query=3, layout=layout, response_format=fmt, cache_dir=tmp_path / "c", **FAST)
+    assert res.report["truth"]["mean_accuracy"] == 1.0 and res.report["annotation"]["labelled"] == 16

@@ -20,6 +20,7 @@ the same dataset file; an interrupted or failed run keeps its answers and a reru
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,6 +183,11 @@ def annotate(
         raise AnnotateError("--n-explore 0 needs --schema (a factor schema to label with)")
     cfg = ImageConfig(frames=frames_per_query, layout=layout, min_side=min_side)
     src = open_source(input, frames=frames, size=size)
+    read_lock = threading.Lock()
+
+    def sequence(i: int) -> np.ndarray:
+        with read_lock:  # one reader at a time (h5py handles, Pillow files); images are encoded in parallel
+            return src.read([i])[0]
     cache = None if no_cache else Path(cache_dir) if cache_dir is not None else default_cache_dir()
     client = VLMClient(base_url, model, api_key_env=api_key_env, cache_dir=cache, timeout=timeout,
                        max_retries=max_retries, backoff=backoff, temperature=temperature, max_tokens=max_tokens,
@@ -211,7 +217,7 @@ def annotate(
         text = explore_text(order, k, context)
 
         def explore_job(i: int) -> Callable:
-            return lambda: ask(client, text, image_parts(src.read([i])[0], cfg), EXPLORE_SCHEMA, "factors",
+            return lambda: ask(client, text, image_parts(sequence(i), cfg), EXPLORE_SCHEMA, "factors",
                                parse_exploration, seed, max_repairs=max_repairs)
 
         try:
@@ -241,7 +247,7 @@ def annotate(
         reps = max(repeats, 2) if j in agree else repeats
         for r in range(reps):
             def job(i: int = int(i), r: int = r) -> Any:
-                return ask(client, text, image_parts(src.read([i])[0], cfg), lschema, "labels",
+                return ask(client, text, image_parts(sequence(i), cfg), lschema, "labels",
                            lambda obj: parse_labels(obj, factors), seed + r,
                            temperature=None if r == 0 else repeat_temperature, max_repairs=max_repairs)
 

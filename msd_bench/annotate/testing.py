@@ -242,7 +242,7 @@ class FakeVLMServer:
             asked = [(n, p.get("enum", [])) for n, p in schema.get("properties", {}).items()]
         else:  # no structured output: read the factor lines of the prompt
             asked = [(m.group(1), [v.strip() for v in m.group(2).split(",")])
-                     for m in re.finditer(r"^- (\S+) \([^)]*\): (.+)$", texts[0] if texts else "", re.M)]
+                     for m in re.finditer(r"^- (\S+) \((?:static|dynamic)[^)]*\): (.+)$", "\n".join(texts[:2]), re.M)]
         by_key = {key(f.name): f for f in self.factors}
         out = {}
         for name, allowed in asked:
