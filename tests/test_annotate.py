@@ -85,7 +85,7 @@ def test_frame_selection_and_layouts_round_trip():
 
 def test_merge_rule():
     def ans(*factors):
-        return [{"name": n, "type": t, "values": list(v), "value": v[0]} for n, t, v in factors]
+        return [{"name": n, "type": t, "values": list(v), "shown": [v[0]]} for n, t, v in factors]
 
     answers = [
         ans(("Colour", "static", "rgb"), ("motion", "dynamic", ["left", "right"]), ("light", "static", ["on", "off"])),
@@ -145,7 +145,7 @@ def test_exact_answers_give_the_true_labels_and_a_rerun_costs_nothing(tiny, tmp_
     rep = res.report
     assert rep["truth"]["mean_accuracy"] == 1.0 and rep["agreement"]["all_factors"] == 1.0
     assert rep["agreement"]["sequences"] == 16 and rep["annotation"]["queries"] == 48 + 16
-    assert rep["requests"]["requests_sent"] + rep["requests"]["cache_hits"] == 8 + 64
+    assert rep["requests"]["requests_sent"] + rep["requests"]["cache_hits"] == 8 // 2 + 64  # 2 sequences per query
     assert rep["requests"]["tokens"]["total"] > 0 and rep["cost_usd"]["total"] > 0
     assert again.report["requests"]["requests_sent"] == 0 and again.report["cost_usd"]["this_run"] == 0
     assert again.report["requests"]["tokens"] == rep["requests"]["tokens"]  # the cost of the whole annotation
@@ -167,7 +167,7 @@ def test_label_accuracy_under_noise(dsprites, tmp_path, monkeypatch, noise, repe
     monkeypatch.setenv("MSD_BENCH_CACHE", str(tmp_path))
     cfg = ImageConfig(frames=4, layout="grid", min_side=64)
     with FakeVLMServer.from_dataset(dsprites, cfg, noise=noise, seed=1) as server:
-        res = annotate(dsprites.path, base_url=server.url, model="fake", out=tmp_path / "out", n_explore=12,
+        res = annotate(dsprites.path, base_url=server.url, model="fake", out=tmp_path / "out", n_explore=24,
                        n_annotate=60, repeats=repeats, agreement_sample=12, min_side=64, concurrency=4, **FAST)
     truth = res.report["truth"]
     # exploration recovers the six factors (names, types, all values) even at 20 % noise
@@ -232,8 +232,8 @@ def test_rate_limit_outage_keeps_progress_and_a_rerun_resumes(tiny, tmp_path):
         before = server.requests
         res = annotate(path, **kw)
         req = res.report["requests"]
-        assert server.requests - before == req["requests_sent"] and req["requests_sent"] + req["cache_hits"] == 4 + 64
-        assert req["requests_sent"] <= 4 + 64 - 30  # the 30 answers before the outage were not asked again
+        assert server.requests - before == req["requests_sent"] and req["requests_sent"] + req["cache_hits"] == 2 + 64
+        assert req["requests_sent"] <= 2 + 64 - 30  # the 30 answers before the outage were not asked again
     assert accuracy(res.dataset_path, path) == {"color": 1.0, "motion": 1.0}
 
 
@@ -312,7 +312,7 @@ def test_docs_show_the_current_prompts():
     schema = [("color", "static", ["red", "green", "blue"]), ("motion", "dynamic", ["right", "down"])]
     repair = prompts.repair_text("\"color\" is 'purple'; expected one of red, green, blue")
     order = cfg.order_text(4)
-    for shown in (prompts.SYSTEM, prompts.explore_text(order, 4), prompts.annotate_text(order, 4, schema), repair):
+    for shown in (prompts.SYSTEM, prompts.explore_text(order, 4, 2), prompts.annotate_text(order, 4, schema), repair):
         assert shown.strip() in text
 
 

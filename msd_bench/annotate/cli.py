@@ -40,6 +40,9 @@ def annotate(
         None, "--api-key-env", help="Environment variable holding the API key [default: OPENAI_API_KEY if set]."
     ),
     n_explore: int = typer.Option(16, "--n-explore", min=0, help="Sequences shown for factor discovery."),
+    explore_per_query: int = typer.Option(
+        2, "--explore-per-query", min=1, help="Sequences shown together in one exploration query."
+    ),
     n_annotate: int | None = typer.Option(
         None, "--n-annotate", min=1, help="Sequences to label (a seeded subset) [default: all]."
     ),
@@ -96,6 +99,7 @@ def annotate(
 
     res = run(
         input, base_url=base_url, model=model, out=out, api_key_env=api_key_env, n_explore=n_explore,
+        explore_per_query=explore_per_query,
         n_annotate=n_annotate, schema=schema, name=name, seed=seed, frames_per_query=frames_per_query, layout=layout,
         min_side=min_side, frames=frames, size=_size(size), repeats=repeats, agreement_sample=agreement_sample,
         temperature=temperature, repeat_temperature=repeat_temperature, max_tokens=max_tokens,

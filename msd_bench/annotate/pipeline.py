@@ -1,8 +1,8 @@
 """``msd_bench.annotate.annotate``: exploration → merged schema → annotation → dataset file + report.
 
-1. **Exploration**: ``n_explore`` seeded sequences are each shown to the model with the exploration
-   prompt; the valid answers are merged into one factor schema (:func:`msd_bench.annotate.schema.merge`).
-   A schema file (``schema=``) skips this step.
+1. **Exploration**: ``n_explore`` seeded sequences are shown to the model with the exploration
+   prompt, ``explore_per_query`` per query; the valid answers are merged into one factor schema
+   (:func:`msd_bench.annotate.schema.merge`). A schema file (``schema=``) skips this step.
 2. **Annotation**: each of ``n_annotate`` seeded sequences (all by default) is labelled ``repeats``
    times through a strict JSON Schema with one enum per factor; ``agreement_sample`` of them get at
    least two queries so the report can state the agreement between repeated queries. Query ``r`` of
@@ -36,7 +36,15 @@ from .cache import default_cache_dir
 from .client import VLMClient
 from .errors import AnnotateError, BackendError
 from .images import ImageConfig, frame_indices, image_parts
-from .prompts import EXPLORE_SCHEMA, PROMPT_SHA256, annotate_text, explore_text, labels_schema, schema_sha256
+from .prompts import (
+    EXPLORE_SCHEMA,
+    PREFIX,
+    PROMPT_SHA256,
+    annotate_text,
+    explore_text,
+    labels_schema,
+    schema_sha256,
+)
 from .query import ask, progress, run_all
 from .schema import Schema, key, merge, parse_exploration, parse_labels
 from .sources import open_source
@@ -84,6 +92,7 @@ def annotate(
     out: str | Path,
     api_key_env: str | None = None,
     n_explore: int = 16,
+    explore_per_query: int = 2,
     n_annotate: int | None = None,
     schema: str | Path | Schema | None = None,
     name: str | None = None,
@@ -127,6 +136,9 @@ def annotate(
         Output folder (``<name>.h5``, ``schema.json``, ``report.json``).
     n_explore : int
         Sequences shown for factor discovery (0 needs ``schema``).
+    explore_per_query : int
+        Sequences shown together in one exploration query (each after a "Sequence j:" line), so the
+        model sees what differs between sequences; one exploration answer per query.
     n_annotate : int, optional
         Sequences to label (a seeded subset; default all).
     schema : path or Schema, optional
@@ -170,7 +182,8 @@ def annotate(
         The endpoint failed after the bounded retries (answers so far are kept in the cache).
     """
     t0 = time.perf_counter()
-    checks = (("n_explore", n_explore, 0), ("repeats", repeats, 1), ("agreement_sample", agreement_sample, 0),
+    checks = (("n_explore", n_explore, 0), ("explore_per_query", explore_per_query, 1), ("repeats", repeats, 1),
+              ("agreement_sample", agreement_sample, 0),
               ("max_repairs", max_repairs, 0), ("concurrency", concurrency, 1))
     for label, v, lo in checks:
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
@@ -207,31 +220,37 @@ def annotate(
 
     # ------------------------------------------------------------------ 1. exploration
     explore_idx = _sample(src.n, n_explore, seed, 1) if schema is None else np.zeros(0, np.int64)
-    explore_report: dict[str, Any] = {"asked": int(len(explore_idx))}
+    groups = [explore_idx[s : s + explore_per_query] for s in range(0, len(explore_idx), explore_per_query)]
+    explore_report: dict[str, Any] = {"sequences": int(len(explore_idx)), "queries": len(groups)}
     if isinstance(schema, Schema):
         sch = schema
         sch.check("schema")
     elif schema is not None:
         sch = Schema.read(schema)
     else:
-        text = explore_text(order, k, context)
+        def explore_job(group: np.ndarray) -> Callable:
+            def job() -> Any:
+                parts: list[dict] = []
+                for j, i in enumerate(group):
+                    if len(group) > 1:
+                        parts.append({"type": "text", "text": PREFIX.format(j=j + 1)})
+                    parts.extend(image_parts(sequence(int(i)), cfg))
+                return ask(client, explore_text(order, k, len(group), context), parts, EXPLORE_SCHEMA, "factors",
+                           parse_exploration, seed, max_repairs=max_repairs)
 
-        def explore_job(i: int) -> Callable:
-            return lambda: ask(client, text, image_parts(sequence(i), cfg), EXPLORE_SCHEMA, "factors",
-                               parse_exploration, seed, max_repairs=max_repairs)
+            return job
 
         try:
-            with progress("exploring factors", len(explore_idx), progress_bar) as tick:
-                outs = run_all([explore_job(int(i)) for i in explore_idx], concurrency, tick)
+            with progress("exploring factors", len(groups), progress_bar) as tick:
+                outs = run_all([explore_job(g) for g in groups], concurrency, tick)
         except BackendError as exc:
             raise fail_backend(exc, "exploration") from None
         valid = [o.value for o in outs if o.ok]
+        shown = [[src.items[int(i)] for i in g] for g in groups]
         explore_report.update({
             "valid": len(valid), "repaired": sum(1 for o in outs if o.ok and o.attempts > 1),
-            "failed": [{"item": src.items[int(i)], "reasons": o.reasons} for i, o in zip(explore_idx, outs, strict=True)
-                       if not o.ok],
-            "answers": [{"item": src.items[int(i)], "factors": o.value} for i, o in zip(explore_idx, outs, strict=True)
-                        if o.ok],
+            "failed": [{"items": s, "reasons": o.reasons} for s, o in zip(shown, outs, strict=True) if not o.ok],
+            "answers": [{"items": s, "factors": o.value} for s, o in zip(shown, outs, strict=True) if o.ok],
         })
         sch = merge(valid, min_support=min_support, min_value_support=min_value_support, max_factors=max_factors)
     factors = sch.tuples()
@@ -306,7 +325,8 @@ def annotate(
         "input": {"path": str(src.path), "kind": src.kind, "n": src.n, "content_hash": src.content_hash},
         "backend": {"model": model, "base_url_host": client.host, "response_format": response_format,
                     "prompt_sha256": PROMPT_SHA256, "schema_sha256": schema_sha256(factors)},
-        "settings": {"seed": seed, "n_explore": n_explore, "n_annotate": n_annotate, "repeats": repeats,
+        "settings": {"seed": seed, "n_explore": n_explore, "explore_per_query": explore_per_query,
+                     "n_annotate": n_annotate, "repeats": repeats,
                      "agreement_sample": agreement_sample, "temperature": temperature,
                      "repeat_temperature": repeat_temperature, "images": cfg.to_dict(), "max_repairs": max_repairs,
                      "max_retries": max_retries, "context": context},

@@ -15,7 +15,7 @@ SYSTEM = (
     "You answer with one JSON object and nothing else."
 )
 
-EXPLORE = """You see {order}: {k} frames of one short video sequence from a dataset of similar sequences.
+EXPLORE = """You see {what} from a dataset of similar sequences, {k} frames each, every sequence shown as {order}.
 List the factors of variation of such a dataset: properties that differ from one sequence to another
 (for example the colour, shape, identity or size of an object, the direction or speed of its motion, an action).
 For every factor give
@@ -23,8 +23,9 @@ For every factor give
 - "type": "static" if it stays the same during a sequence,
   "dynamic" if it describes change over time (motion, action, growth),
 - "values": the values the factor can take in such a dataset (short lower-case names, at least two),
-- "value": its value in this sequence (one of "values").
-{context}Answer with a JSON object {{"factors": [{{"name": ..., "type": ..., "values": [...], "value": ...}}, ...]}}."""
+- "shown": its value in each of the {m} sequences shown, in order (each one of "values").
+{context}Answer with a JSON object {{"factors": [{{"name": ..., "type": ..., "values": [...], "shown": [...]}}, ...]}}.
+"""
 
 ANNOTATE = """You see {order}: {k} frames of one short video sequence.
 Label the sequence with exactly one of the allowed values for every factor:
@@ -35,6 +36,8 @@ REPAIR = """Your previous answer could not be used: {reason}.
 Answer again with only the JSON object described above."""
 
 FACTOR_LINE = "- {name} ({kind}): {values}"
+SEQUENCES = 'short video sequences (the images of sequence j follow the text "Sequence j:")'
+PREFIX = "Sequence {j}:"
 KINDS = {"static": "static, fixed during the sequence", "dynamic": "dynamic, describes change over time"}
 
 
@@ -43,15 +46,18 @@ def _sha(*parts: str) -> str:
 
 
 #: sha256 of the prompt templates (system, exploration, annotation, repair, factor line).
-PROMPT_SHA256 = _sha(SYSTEM, EXPLORE, ANNOTATE, REPAIR, FACTOR_LINE, json.dumps(KINDS, sort_keys=True))
+PROMPT_SHA256 = _sha(SYSTEM, EXPLORE, ANNOTATE, REPAIR, FACTOR_LINE, json.dumps(KINDS, sort_keys=True), SEQUENCES,
+                     PREFIX)
 
 
 def context_text(context: str | None) -> str:
     return f"Context: {' '.join(context.split())}\n" if context and context.strip() else ""
 
 
-def explore_text(order: str, k: int, context: str | None = None) -> str:
-    return EXPLORE.format(order=order, k=k, context=context_text(context))
+def explore_text(order: str, k: int, m: int = 1, context: str | None = None) -> str:
+    """Exploration prompt for ``m`` sequences of ``k`` frames each shown as ``order``."""
+    what = "one short video sequence" if m == 1 else f"{m} {SEQUENCES}"
+    return EXPLORE.format(what=what, order=order, k=k, m=m, context=context_text(context))
 
 
 def annotate_text(order: str, k: int, factors: Sequence[tuple[str, str, Sequence[str]]],
@@ -77,9 +83,9 @@ EXPLORE_SCHEMA = {
                     "name": {"type": "string"},
                     "type": {"type": "string", "enum": ["static", "dynamic"]},
                     "values": {"type": "array", "items": {"type": "string"}},
-                    "value": {"type": "string"},
+                    "shown": {"type": "array", "items": {"type": "string"}},
                 },
-                "required": ["name", "type", "values", "value"],
+                "required": ["name", "type", "values", "shown"],
                 "additionalProperties": False,
             },
         }

@@ -8,7 +8,7 @@ The merge rule (docs/annotate.md, "Merging the answers")
    It is kept when its support is at least ``ceil(min_support * answers)`` (default half the answers).
 3. Its type is the majority of the answers' ``static`` / ``dynamic`` votes; a tie is ``dynamic``.
 4. A value's support is the number of answers naming the factor that list the value (in ``values`` or
-   as ``value``). It is kept when its support is at least ``ceil(min_value_support * factor support)``
+   among the ``shown`` values). It is kept when its support is at least ``ceil(min_value_support * factor support)``
    (default half). A factor left with fewer than two values is dropped (it does not vary).
 5. The spelling of a name is its most frequent spelling (ties: the first seen); factors and values
    are ordered by first appearance (answers in the order of the explored sequences' indices).
@@ -139,7 +139,8 @@ class Schema:
 
 
 def parse_exploration(obj: Any) -> list[dict[str, Any]]:
-    """Validate an exploration answer: ``{"factors": [{"name", "type", "values", "value"}, ...]}``."""
+    """Validate an exploration answer: ``{"factors": [{"name", "type", "values", "shown"}, ...]}``
+    (a single ``"value"`` string is accepted for ``"shown"``)."""
     if not isinstance(obj, dict) or not isinstance(obj.get("factors"), list):
         raise InvalidAnswer('expected a JSON object with a "factors" list')
     out = []
@@ -154,9 +155,10 @@ def parse_exploration(obj: Any) -> list[dict[str, Any]]:
         if not isinstance(values, list):
             raise InvalidAnswer(f'factors[{i}] ({f["name"]}) "values" is not a list')
         vals = [str(v).strip() for v in values if isinstance(v, str | int | float) and key(v)]
-        value = f.get("value")
+        shown = f.get("shown", f.get("value", []))
+        shown = shown if isinstance(shown, list) else [shown]
         out.append({"name": f["name"].strip(), "type": t, "values": vals,
-                    "value": str(value).strip() if isinstance(value, str | int | float) and key(value) else None})
+                    "shown": [str(v).strip() for v in shown if isinstance(v, str | int | float) and key(v)]})
     if not out:
         raise InvalidAnswer("the answer lists no factors")
     return out
@@ -207,7 +209,7 @@ def merge(answers: Sequence[list[dict[str, Any]]], min_support: float = 0.5, min
                 a["votes"][f["type"]] += 1
                 a["names"][f["name"]] = a["names"].get(f["name"], 0) + 1
                 seen_here[k] = set()
-            for v in [*f["values"], *([f["value"]] if f.get("value") else [])]:
+            for v in [*f["values"], *f.get("shown", [])]:
                 vk = key(v)
                 if not vk or vk in seen_here[k]:
                     continue

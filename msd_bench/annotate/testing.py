@@ -39,7 +39,7 @@ from .schema import key
 FAULTS = ("invalid_json", "prose", "refusal", "fenced", "wrong_value", "missing_key", "empty", "http_429",
           "http_500", "bad_body", "timeout")
 CONTENT_FAULTS = ("invalid_json", "prose", "refusal", "fenced", "wrong_value", "missing_key", "empty")
-SPURIOUS = {"name": "lighting", "type": "static", "values": ["bright", "dim"], "value": "bright"}
+SPURIOUS = {"name": "lighting", "type": "static", "values": ["bright", "dim"]}
 
 
 class FakeVLMServer:
@@ -151,7 +151,8 @@ class FakeVLMServer:
 
     # ------------------------------------------------------------------ answering
     def identify(self, images: list[np.ndarray]) -> int:
-        """The dataset row shown by ``images`` (exact match, else nearest by mean absolute difference)."""
+        """The dataset row shown by one sequence's ``images`` (exact match, else the nearest sequence by
+        mean absolute difference)."""
         frames = split_frames(images, self.cfg, self.t, self.hw)
         hit = self.lookup.get(hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest())
         if hit is not None:
@@ -200,12 +201,13 @@ class FakeVLMServer:
                         texts.append(p["text"])
             elif isinstance(content, str):
                 texts.append(content)
-        row = self.identify(images)
+        per = 1 if self.cfg.layout == "grid" else len(frame_indices(self.t, self.cfg.frames))
+        rows = [self.identify(images[g : g + per]) for g in range(0, max(len(images), 1), per)]
         rf = body.get("response_format") or {}
         schema = (rf.get("json_schema") or {}).get("schema") if rf.get("type") == "json_schema" else None
         explore = (schema is not None and "factors" in schema.get("properties", {})) or \
             any("factors of variation" in t for t in texts[:2])
-        answer = self._explore(row, rng) if explore else self._labels(row, rng, schema, texts)
+        answer = self._explore(rows, rng) if explore else self._labels(rows[0], rng, schema, texts)
         content: str | None = json.dumps(answer)
         refusal = None
         if fault in CONTENT_FAULTS:
@@ -220,21 +222,20 @@ class FakeVLMServer:
                 "usage": usage}
         return 200, {"content-type": "application/json"}, json.dumps(resp).encode()
 
-    def _explore(self, row: int, rng: np.random.Generator) -> dict:
+    def _explore(self, rows: list[int], rng: np.random.Generator) -> dict:
         out = []
         for f in self.factors:
             if f.ignore or rng.random() < self.noise / 2:
                 continue
             names = f.value_names
             values = [v for v in names if rng.random() >= self.noise] or list(names)
-            value = names[int(self.labels[row, f.index])]
-            if rng.random() < self.noise:
-                value = names[int(rng.integers(len(names)))]
+            shown = [names[int(self.labels[row, f.index])] if rng.random() >= self.noise
+                     else names[int(rng.integers(len(names)))] for row in rows]
             ftype = f.type if rng.random() >= self.noise else ("static" if f.type == "dynamic" else "dynamic")
             name = f.name if rng.random() >= self.noise else f.name.replace("_", " ").title()
-            out.append({"name": name, "type": ftype, "values": values, "value": value})
+            out.append({"name": name, "type": ftype, "values": values, "shown": shown})
         if rng.random() < self.noise:
-            out.append(dict(SPURIOUS))
+            out.append({**SPURIOUS, "shown": [SPURIOUS["values"][0]] * len(rows)})
         return {"factors": out}
 
     def _labels(self, row: int, rng: np.random.Generator, schema: dict | None, texts: list[str]) -> dict:
