@@ -127,7 +127,8 @@ def annotate(
     req = rep["requests"]
     cost = rep["cost_usd"]["total"]
     console.print(
-        f"requests: {req['requests_sent']} sent, {req['cache_hits']} from the cache, retries {req['retries'] or 0}; "
+        f"requests: {req['requests_sent']} sent, {req['cache_hits']} from the cache, retries {req['retries'] or 0}, "
+        f"{rep['annotation']['repaired'] + rep['exploration'].get('repaired', 0)} answers repaired; "
         f"tokens: {req['tokens']['total']} ({req['tokens_this_run']['total']} this run)"
         + (f"; cost ${cost:.4f}" if cost is not None else ""), highlight=False, markup=False)
     console.print(f"wrote {res.dataset_path} (content hash {res.content_hash[:12]}), {res.schema_path}, "

@@ -215,8 +215,10 @@ def annotate(
     order = cfg.order_text(k)
 
     def fail_backend(exc: BackendError, phase: str) -> AnnotateError:
-        where = f"{client.cache.count()} answers cached in {cache}" if cache else "caching was off"
-        return BackendError(f"{exc} during {phase}; {where}; rerun the same command to resume")
+        if cache is None:
+            return BackendError(f"{exc} during {phase}; caching was off (--no-cache), so a rerun starts over")
+        return BackendError(f"{exc} during {phase}; {client.cache.count()} answers cached in {cache}; "
+                            "rerun the same command to resume")
 
     # ------------------------------------------------------------------ 1. exploration
     explore_idx = _sample(src.n, n_explore, seed, 1) if schema is None else np.zeros(0, np.int64)
