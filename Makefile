@@ -44,12 +44,21 @@ bench-scripts: $(STAMP)
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 ## Evaluate submissions and rebuild the leaderboard (SUBMISSIONS="submissions/a submissions/b"; default: every folder).
+## EXECUTOR=ray (or slurm): one task per submission x dataset x seed, in parallel, resumable (docs/scale.md);
+## e.g. make leaderboard EXECUTOR=ray SUBMIT_FLAGS="--trust-code --address auto". Default: in-process, one by one.
 SUBMISSIONS  ?= $(patsubst %/submission.yaml,%,$(wildcard submissions/*/submission.yaml))
 SUBMIT_FLAGS ?=
 STORE        ?= leaderboard
+EXECUTOR     ?= inprocess
 leaderboard: $(STAMP)
+ifeq ($(EXECUTOR),inprocess)
 	@for s in $(SUBMISSIONS); do echo "== $$s"; $(VENV)/bin/msd-bench submit $$s --store $(STORE) --no-build $(SUBMIT_FLAGS) || exit 1; done
 	$(VENV)/bin/msd-bench leaderboard build --store $(STORE) --format all
+else
+	@# a failed unit does not stop the others; the board is built from what was stored, then the exit status is kept
+	$(VENV)/bin/msd-bench submit $(SUBMISSIONS) --executor $(EXECUTOR) --store $(STORE) --no-build $(SUBMIT_FLAGS); \
+	  status=$$?; $(VENV)/bin/msd-bench leaderboard build --store $(STORE) --format all && exit $$status
+endif
 
 schema: $(STAMP)
 	$(VENV)/bin/msd-bench schema

@@ -257,7 +257,7 @@ def print_result(result) -> None:
 
 @handle_errors
 def submit(
-    path: str = typer.Argument(..., help="Submission folder or hf://org/repo[@revision]."),
+    path: list[str] = typer.Argument(..., help="Submission folder(s) or hf://org/repo[@revision]."),
     store: Path = typer.Option(Path("leaderboard"), "--store", help="Leaderboard root holding results/."),
     dataset: list[str] | None = typer.Option(
         None, "--dataset", "-d", help="Only these declared datasets (repeatable) [default: all declared]."
@@ -269,24 +269,125 @@ def submit(
         None, "--limit", help="Score a seeded random subset of N sequences (N above the split's size: all of it)."
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed (>= 0) of every random choice."),
+    metrics: str = typer.Option("all", "--metrics", "-m", help="'all' (the leaderboard's) or metric groups."),
     no_build: bool = typer.Option(False, "--no-build", help="Store the results without rebuilding the board."),
+    executor: str = typer.Option(
+        "inprocess", "--executor", help="inprocess (sequential, here), ray or slurm: one task per submission x "
+        "dataset x seed (docs/scale.md)."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray: join this cluster (auto, host:6379, ray://host:10001) [default: a local Ray]."
+    ),
+    num_cpus: int | None = typer.Option(None, "--num-cpus", min=1, help="Ray: CPUs of the local Ray [default: all]."),
+    cpus_per_task: int = typer.Option(1, "--cpus-per-task", min=1, help="Ray / SLURM: CPUs (= torch and BLAS "
+                                      "threads) of each task."),
+    gpus_per_task: float = typer.Option(0, "--gpus-per-task", min=0, help="Ray / SLURM: GPUs of each task."),
+    max_retries: int = typer.Option(3, "--max-retries", min=0, help="Ray / SLURM: retries of a task whose worker "
+                                    "died."),
+    resume: bool = typer.Option(
+        True, "--resume/--redo", help="Ray / SLURM: skip units whose stored result is complete and current "
+        "(--redo recomputes them)."
+    ),
+    slurm_partition: str | None = typer.Option(None, "--slurm-partition", help="SLURM: partition."),
+    slurm_time: int = typer.Option(120, "--slurm-time", min=1, help="SLURM: time limit per job in minutes."),
+    slurm_folder: Path | None = typer.Option(
+        None, "--slurm-folder", help="SLURM: submitit's job folder (logs, pickles) [default: <store>/.submitit]."
+    ),
+    slurm_cluster: str | None = typer.Option(
+        None, "--slurm-cluster", help="SLURM: submitit cluster: slurm, or local (jobs as processes here) "
+        "[default: slurm when sbatch exists, else local]."
+    ),
 ) -> None:
-    """Validate, evaluate and time a submission on every dataset it declares; store; rebuild the board.
+    """Validate, evaluate and time submissions on every dataset they declare; store; rebuild the board.
 
     Results go to <store>/results/<protocol>/<name>/<version>/<dataset>.json with their pictures beside them,
-    then the leaderboard in <store>/<protocol>/ is rebuilt. A Hub submission is pinned to the
+    then the leaderboard in <store>/<protocol>/ is rebuilt once. A Hub submission is pinned to the
     resolved commit (works offline with HF_HUB_OFFLINE=1 and a local cache).
 
-    Example: msd-bench submit submissions/dsvae-sprites --trust-code
-    """
-    from .submit import submit as run_submit
+    With --executor ray (or slurm) every submission x dataset x seed is one task, run in parallel
+    (a local Ray on this machine's cores, or --address CLUSTER); workers that die are retried, a
+    unit that fails is reported at the end while the others are stored (exit 2), and a rerun skips
+    the units already stored (docs/scale.md).
 
-    results = run_submit(
-        path, store, datasets=dataset or None, device=device, trust_code=trust_code, size=size, limit=limit,
-        seed=seed, rebuild=not no_build, log=lambda s: err_console.print(f"[dim]{escape(s)}[/]"),
-    )
-    for r in results:
-        print_result(r)
+    Example: msd-bench submit submissions/dsvae-sprites --trust-code
+             msd-bench submit submissions/* --trust-code --executor ray
+    """
+    from .executors import EXECUTORS, ExecutorError
+
+    if executor not in EXECUTORS:
+        raise ExecutorError(f"unknown --executor {executor!r}; expected one of: {', '.join(EXECUTORS)}")
+    log = lambda s: err_console.print(f"[dim]{escape(s)}[/]")  # noqa: E731
+    if executor == "inprocess":
+        from .submit import submit as run_submit
+
+        results = []
+        for i, p in enumerate(path):  # today's sequential run; the board is built once at the end
+            results += run_submit(
+                p, store, datasets=dataset or None, device=device, trust_code=trust_code, size=size, limit=limit,
+                seed=seed, metrics=metrics, rebuild=not no_build and i == len(path) - 1, log=log,
+            )
+        for r in results:
+            print_result(r)
+        return
+    _submit_fanout(path, store, executor=executor, dataset=dataset, device=device, trust_code=trust_code, size=size,
+                   limit=limit, seed=seed, metrics=metrics, rebuild=not no_build, resume=resume, address=address,
+                   num_cpus=num_cpus, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task,
+                   max_retries=max_retries, slurm_partition=slurm_partition, slurm_time_min=slurm_time,
+                   slurm_folder=slurm_folder, slurm_cluster=slurm_cluster, log=log)
+
+
+def _submit_fanout(path: list[str], store: Path, *, executor: str, dataset: list[str] | None, log, **kw) -> None:
+    """``submit --executor ray|slurm``: a progress bar over tasks (a line per task without a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .executors import run_board
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err_console, transient=False)
+    state: dict = {}
+
+    def on_start(startup_s: float, n_todo: int, n_skipped: int) -> None:
+        err_console.print(f"{executor} start-up: {startup_s:.1f} s; {n_todo} task(s) to run, "
+                          f"{n_skipped} already stored")
+        state["task"] = bar.add_task(f"{executor}: submissions x datasets", total=n_todo)
+        if err_console.is_terminal:
+            bar.start()
+
+    def on_done(outcome, done: int, total: int) -> None:
+        mark = "[green]stored[/]" if outcome.ok else "[bold red]FAILED[/]"
+        line = f"[{done}/{total}] {mark} {escape(outcome.task.key)} ({outcome.wall_s:.1f} s"
+        line += f", {escape(outcome.host)})" if outcome.host else ")"
+        (bar.console if bar.live.is_started else err_console).print(line)
+        bar.update(state["task"], advance=1)
+
+    try:
+        run = run_board(path, store, executor=executor, datasets=dataset or None, log=log, on_start=on_start,
+                        on_done=on_done, **kw)
+    except KeyboardInterrupt:
+        bar.stop()
+        err_console.print("interrupted: every finished unit is stored; rerun the same command to compute only "
+                          "what is missing")
+        raise typer.Exit(130) from None
+    finally:
+        bar.stop()
+    table = Table("submission", "version", "dataset", "seed", "status", "wall s", "host",
+                  title=f"{len(run.outcomes)} task(s) run, {len(run.skipped)} skipped (already stored); "
+                  f"{run.wall_s:.1f} s in all", title_justify="left")
+    for o in run.outcomes:
+        status = "[bold red]failed[/]"
+        if o.ok:
+            status = escape(json.loads(o.result_json).get("status", "?"))
+        t = o.task
+        table.add_row(escape(t.name), escape(t.version), escape(t.dataset), str(t.seed), status,
+                      f"{o.wall_s:.1f}", escape(o.host))
+    for t in run.skipped:
+        table.add_row(escape(t.name), escape(t.version), escape(t.dataset), str(t.seed), "[dim]skipped[/]", "", "")
+    console.print(table)
+    if run.failures:
+        for line in run.failure_lines():
+            err_console.print(escape(line), soft_wrap=True)
+        raise MsdBenchError(f"{len(run.failures)} of {len(run.tasks)} task(s) failed (one line each above); "
+                            "the others are stored")
 
 
 @handle_errors
