@@ -3,7 +3,8 @@
 Two example submissions x two datasets (``--size small``, 48 sequences each to keep ``make bench``
 short; ``bench_scale.py`` runs the whole small split) in one measurement. The timed figure is both
 runs together; the walls, Ray's start-up and the ratio (target <= 0.65) are printed and saved in
-``extra_info``. Not a timed test: only the identity of the stored scores is asserted.
+``extra_info``. Not a timed test: only the agreement of the stored scores is asserted (to 1e-9: the sequential run
+uses two torch threads, the tasks one, which changes a few scores in the last bits).
 """
 
 from __future__ import annotations
@@ -28,4 +29,4 @@ def test_bench_scale_ray_vs_inprocess(benchmark, show):
     benchmark.pedantic(run, rounds=1, iterations=1)
     benchmark.extra_info.update({k: v for k, v in figures.items() if k != "failures"})
     show(bench_scale.table(figures))
-    assert not figures["failures"] and figures["identical"]
+    assert not figures["failures"] and figures["max_abs_diff"] < 1e-9  # bytes differ only with other thread counts

@@ -206,3 +206,36 @@ def test_make_leaderboard_executor_ray_runs_one_fanned_out_submit():
     default = subprocess.run(["make", "-n", "leaderboard", "SUBMISSIONS=submissions/a", "STORE=/tmp/x"], cwd=REPO,
                              capture_output=True, text=True, check=True).stdout
     assert "--executor" not in default  # the default stays today's in-process loop
+
+
+@pytest.mark.slow
+def test_sigint_to_a_cli_driver_then_rerun_computes_only_what_is_missing(subs, sequential, local_ray, tmp_path):
+    """The real thing: Ctrl-C (SIGINT) to `msd-bench submit --executor ray` running its own Ray, then a rerun."""
+    import os
+    import signal
+    import sys
+    import time
+
+    store = tmp_path / "store"
+    cmd = [str(Path(sys.executable).with_name("msd-bench")), "submit", *subs, "--executor", "ray", "--num-cpus", "1",
+           "--store", str(store), "--trust-code", "--size", "small", "--limit", "16", "--seed", "3", "--device", "cpu",
+           "--metrics", FAST["metrics"]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    with open(tmp_path / "log.txt", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.time() + 240
+            while not ((store / "results").is_dir() and _store_view(store)) and time.time() < deadline:
+                assert proc.poll() is None, (tmp_path / "log.txt").read_text()
+                time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=120) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert "interrupted: every finished unit is stored" in (tmp_path / "log.txt").read_text()
+    first = _store_view(store)
+    assert 1 <= len(first) < 3
+    run = run_board(subs, store, executor="ray", **FAST)
+    assert len(run.skipped) == len(first) and len(run.outcomes) == 3 - len(first) and not run.failures
+    assert _store_view(store) == sequential
