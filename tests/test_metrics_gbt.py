@@ -195,3 +195,37 @@ def test_cuda_gives_the_same_model():
     (gpu,) = fit_gbts(x, y[:, None], x, n_estimators=30, keep_raw=True, device="cuda")
     assert np.abs(cpu.train_raw - gpu.train_raw).max() < 1e-9
     assert np.allclose(cpu.importances, gpu.importances, atol=1e-9)
+
+
+@pytest.mark.parametrize("n, f, k, seed, rounding", [(300, 6, 3, 0, None), (200, 5, 2, 1, None),
+                                                     (400, 8, 5, 2, 1), (40, 3, 3, 3, 1)])
+def test_numba_and_torch_backends_give_the_same_model(n, f, k, seed, rounding):
+    pytest.importorskip("numba")
+    x, y = _data(n, f, k, seed)
+    if rounding is not None:
+        x = np.round(x, rounding)  # many exact ties
+    x = np.concatenate([x, x[:, :1]], 1)  # a duplicated column: shared importance in both
+    fits = {be: fit_gbts(x, np.stack([y, y % 2], 1), x[:60], n_estimators=40, keep_trees=True, keep_raw=True,
+                         backend=be) for be in ("numba", "torch")}
+    for a, b in zip(fits["numba"], fits["torch"], strict=True):
+        assert np.array_equal(a.trees["feature"], b.trees["feature"])
+        assert np.array_equal(a.trees["threshold"], b.trees["threshold"])
+        assert np.abs(a.train_raw - b.train_raw).max() < 1e-12
+        assert np.abs(a.test_raw - b.test_raw).max() < 1e-12
+        assert np.array_equal(a.train_pred, b.train_pred) and np.array_equal(a.test_pred, b.test_pred)
+        assert np.allclose(a.importances, b.importances, rtol=1e-12, atol=1e-15)
+        assert a.n_relevant_trees == b.n_relevant_trees
+
+
+def test_numba_backend_is_the_cpu_default_and_parallel_gives_the_same_model():
+    pytest.importorskip("numba")
+    from msd_bench.metrics import gbt
+
+    x, y = _data(200, 4, 3, 5)
+    (default,) = fit_gbts(x, y[:, None], n_estimators=5, keep_raw=True)
+    (nb,) = fit_gbts(x, y[:, None], n_estimators=5, keep_raw=True, backend="numba")
+    assert np.array_equal(default.train_raw, nb.train_raw) and gbt._grow_stage_nb is not None
+    (par,) = fit_gbts(x, y[:, None], n_estimators=5, keep_raw=True, backend="numba", parallel=True)
+    assert np.array_equal(par.train_raw, nb.train_raw)
+    with pytest.raises(MetricError, match="unknown backend"):
+        fit_gbts(x, y[:, None], backend="cython")

@@ -4,9 +4,11 @@ Used by DCI (:func:`msd_bench.metrics.representation.dci`) and the latent explor
 (:func:`msd_bench.metrics.exploration.explore_channels`), whose reference definitions
 (disentanglement_lib, the MSD benchmark) fit ``GradientBoostingClassifier()`` with default settings and
 read its ``feature_importances_`` and ``predict``. scikit-learn needs minutes per factor on thousands of
-samples x hundreds of code dimensions; this module computes the same model 20-100x faster by
-presorting every feature once and growing all trees of a boosting stage (every class of every factor)
-together, one tree level at a time, with whole-array torch operations (CPU or CUDA).
+samples x hundreds of code dimensions; this module computes the same model by presorting every
+feature once and growing all trees of a boosting stage (every class of every factor) together, one
+tree level at a time: on CPU (default) with a numba-compiled split search (one fused linear scan per
+tree, level and feature), on CUDA (or on CPU with ``backend="torch"``, or without numba) with
+whole-array torch operations.
 
 The model (scikit-learn 1.9 ``ensemble/_gb.py``, ``tree/_splitter.pyx``, ``tree/_criterion.pyx``):
 
@@ -37,12 +39,23 @@ Deviations (documented in docs/metrics.md):
   relative 1e-9 of the best, and the node's importance is shared equally among those tied features
   — the expectation of scikit-learn's uniformly random choice (exact for duplicated columns, whose
   splits are the same partition);
-- tie groups are formed over the whole column: values closer than ``FEATURE_THRESHOLD`` chain into
-  one group (scikit-learn compares neighbours within each node, so a node that lacks the middle value
-  of such a chain may split it); only matters for values within 1e-7 of each other;
+- torch path only: tie groups are formed over the whole column: values closer than
+  ``FEATURE_THRESHOLD`` chain into one group (scikit-learn compares neighbours within each node, so a
+  node that lacks the middle value of such a chain may split it); only matters for values within
+  1e-7 of each other. The numba path compares neighbours within each node, as scikit-learn;
 - sums are computed in a different order (float64 round-off, ~1e-16 relative).
 
-The split search: at tree level d every node's samples are a contiguous segment of each feature's
+The split search on CPU (numba, :func:`_grow_stage_impl`): per tree and level, each feature's
+presorted order is scanned once; every active node keeps its running left count and left sum of the
+node-centred gradient, and when sample ``i`` of node ``t`` arrives the split between ``t``'s previous
+sample ``p`` and ``i`` is evaluated first (if ``x_i > x_p + FEATURE_THRESHOLD``, with the sums before
+``i``), gain :math:`U^2 \cdot (1 / (c (n_t - c)))`; strict ``>`` keeps the first best position; the
+threshold is ``x_p / 2 + x_i / 2`` (``x_p`` where that equals ``x_i`` or is infinite, as
+scikit-learn). Single-threaded by default (``parallel=True``: trees in parallel with ``prange``);
+``cache=True`` keeps the compiled kernels in ``__pycache__`` (the first fit of a fresh install
+compiles them once, ~10 s; later processes load them in < 1 s).
+
+The split search with torch (CUDA): at tree level d every node's samples are a contiguous segment of each feature's
 presorted order (the order is stably partitioned after each level), the gain of every split position
 of every feature of every tree is :math:`U_i^2 / (c_i (n_t - c_i))` with :math:`U` the cumulative sum of
 the node-centred gradient and :math:`c_i` the left count, and the best is an ``amax`` over positions,
@@ -109,6 +122,28 @@ class GBTFit:
 
 def _chunk_elems(device: torch.device) -> int:
     return 1 << 18 if device.type == "cpu" else 1 << 26
+
+
+class _PresortedNumba:
+    """Float32 codes ``[n, F]``, each feature's stable sort order ``[F, n]`` (int32) and sorted values."""
+
+    def __init__(self, x32: np.ndarray, parallel: bool = False):
+        n, f = x32.shape
+        self.n, self.f = n, f
+        self.device = torch.device("cpu")
+        self.parallel = parallel
+        self.x32 = np.ascontiguousarray(x32)
+        order = np.argsort(x32, axis=0, kind="stable").T
+        self.order = np.ascontiguousarray(order, dtype=np.int32)
+        self.xs = np.ascontiguousarray(np.take_along_axis(x32.T, order, axis=1))
+
+
+def _grow_trees_numba(ps: _PresortedNumba, g: torch.Tensor, max_depth: int):
+    """:func:`_grow_trees` on CPU with the numba kernel (same outputs)."""
+    kern = _grow_stage_nb_par if ps.parallel else _grow_stage_nb
+    out = kern(ps.x32, ps.order, ps.xs, np.ascontiguousarray(g.numpy()), max_depth, FEATURE_THRESHOLD,
+               TIE_RTOL, EPSILON)
+    return tuple(torch.from_numpy(a) for a in out)
 
 
 class _Presorted:
@@ -367,6 +402,250 @@ def _grow_trees(ps: _Presorted, g: torch.Tensor, max_depth: int):
     return nid, feature, threshold, importance, feature[:, 0, 0] >= 0
 
 
+# ----------------------------------------------------------------------------------------------------
+# CPU split search: numba kernel (one fused linear scan per tree, level and feature)
+# ----------------------------------------------------------------------------------------------------
+
+try:  # pragma: no branch
+    import numba as _numba
+except ImportError:  # pragma: no cover - numba is a dependency; without it the torch path runs
+    _numba = None
+
+
+def _scan_root_impl(of, xf, h, n, thr32):  # pragma: no cover - compiled
+    """The root's scan of one feature (one node: no per-node state): ``(best gain, x_lo, x_hi)``."""
+    best = 0.0
+    lo = np.float32(0.0)
+    hi = np.float32(0.0)
+    run = 0.0
+    last = xf[0]
+    run += h[of[0]]
+    for j in range(1, n):
+        xi = xf[j]
+        if xi > last + thr32:
+            uu = run * run
+            den = j * (n - j)
+            if uu * (1.0 + 1e-12) > best * den:
+                gain = uu * (1.0 / den)
+                if gain > best:
+                    best = gain
+                    lo = last
+                    hi = xi
+        run += h[of[j]]
+        last = xi
+    return best, lo, hi
+
+
+def _grow_stage_impl(x, order, xs, g, max_depth, thr32, tie_rtol, eps):  # pragma: no cover - compiled
+    """Grow one depth-``max_depth`` regression tree per row of ``g [G, n]`` (numba-compiled).
+
+    ``x [n, F]`` float32 codes, ``order [F, n]`` int32 each feature's stable sort order, ``xs [F, n]``
+    float32 the sorted values. Per level, every feature's presorted order is scanned once; each active
+    node keeps its running left count and left sum of the node-centred gradient, and the split between
+    a node's previous sample ``p`` and the arriving sample ``i`` is evaluated (before ``i`` is added)
+    when ``x_i > x_p + FEATURE_THRESHOLD`` (float32, as scikit-learn). Strict ``>`` keeps the first
+    best position of a feature; the node follows the lowest feature index among features within a
+    relative ``tie_rtol`` of the best and shares the importance among them.
+    Returns ``(leaf [G, n], feature [G, D, W], threshold [G, D, W], importance [G, F], has_split [G])``.
+    """
+    gsz, n = g.shape
+    nf = x.shape[1]
+    wmax = 1 << (max_depth - 1)
+    leaf = np.zeros((gsz, n), dtype=np.int64)
+    feature = np.full((gsz, max_depth, wmax), -1, dtype=np.int64)
+    threshold = np.zeros((gsz, max_depth, wmax), dtype=np.float64)
+    importance = np.zeros((gsz, nf), dtype=np.float64)
+    has_split = np.zeros(gsz, dtype=np.bool_)
+    for b in _numba.prange(gsz):
+        gb = g[b]
+        nid = np.zeros(n, dtype=np.int64)  # node of every sample at the current level (slot)
+        scan = np.zeros(n, dtype=np.int64)  # nid, or -1 where the node is not split further
+        h = np.empty(n, dtype=np.float64)
+        size = np.zeros(wmax, dtype=np.int64)
+        active = np.zeros(wmax, dtype=np.bool_)
+        sums = np.zeros(wmax, dtype=np.float64)
+        cnt = np.zeros(wmax, dtype=np.int64)
+        run = np.zeros(wmax, dtype=np.float64)
+        lastx = np.zeros(wmax, dtype=np.float32)
+        bstk = np.zeros(wmax, dtype=np.float64)
+        lok = np.zeros(wmax, dtype=np.float32)
+        hik = np.zeros(wmax, dtype=np.float32)
+        bestf = np.zeros((wmax, nf), dtype=np.float64)
+        blo = np.zeros((wmax, nf), dtype=np.float32)
+        bhi = np.zeros((wmax, nf), dtype=np.float32)
+        featk = np.zeros(wmax, dtype=np.int64)
+        thrk = np.zeros(wmax, dtype=np.float64)
+        splitk = np.zeros(wmax, dtype=np.bool_)
+        level_imp = np.zeros(nf, dtype=np.float64)
+        size2 = np.zeros(2 * wmax, dtype=np.int64)
+        s1 = np.zeros(2 * wmax, dtype=np.float64)
+        s2 = np.zeros(2 * wmax, dtype=np.float64)
+        # root impurity (scikit-learn's node_impurity: mean(r^2) - mean(r)^2)
+        t1 = 0.0
+        t2 = 0.0
+        for i in range(n):
+            t1 += gb[i]
+            t2 += gb[i] * gb[i]
+        size[0] = n
+        active[0] = (t2 / n - (t1 / n) ** 2 > eps) and n >= 2
+        for depth in range(max_depth):
+            m = 1 << depth
+            any_active = False
+            for k in range(m):
+                if active[k]:
+                    any_active = True
+            splitk[:m] = False
+            if any_active:
+                sums[:m] = 0.0
+                for i in range(n):
+                    sums[nid[i]] += gb[i]
+                for i in range(n):
+                    k = nid[i]
+                    h[i] = gb[i] - sums[k] / max(size[k], 1)
+                    scan[i] = k if active[k] else -1
+                for f in range(nf):
+                    if depth == 0:  # one node: the running sums stay in registers
+                        bestf[0, f], blo[0, f], bhi[0, f] = _scan_root(order[f], xs[f], h, n, thr32)
+                        continue
+                    cnt[:m] = 0
+                    run[:m] = 0.0
+                    bstk[:m] = 0.0
+                    of = order[f]
+                    xf = xs[f]
+                    for j in range(n):
+                        i = of[j]
+                        k = scan[i]
+                        if k < 0:
+                            continue
+                        xi = xf[j]
+                        c = cnt[k]
+                        if c > 0 and xi > lastx[k] + thr32:
+                            u = run[k]
+                            uu = u * u
+                            den = c * (size[k] - c)
+                            if uu * (1.0 + 1e-12) > bstk[k] * den:  # cheap test first
+                                gain = uu * (1.0 / den)
+                                if gain > bstk[k]:
+                                    bstk[k] = gain
+                                    lok[k] = lastx[k]
+                                    hik[k] = xi
+                        run[k] += h[i]
+                        cnt[k] = c + 1
+                        lastx[k] = xi
+                    for k in range(m):
+                        bestf[k, f] = bstk[k]
+                        blo[k, f] = lok[k]
+                        bhi[k, f] = hik[k]
+                level_imp[:] = 0.0
+                for k in range(m):
+                    if not active[k]:
+                        continue
+                    best = 0.0
+                    for f in range(nf):
+                        if bestf[k, f] > best:
+                            best = bestf[k, f]
+                    if best <= 0.0:
+                        continue
+                    lim = best * (1 - tie_rtol)
+                    ft = -1
+                    ntied = 0
+                    for f in range(nf):
+                        if bestf[k, f] >= lim:
+                            ntied += 1
+                            if ft < 0:
+                                ft = f
+                    credit = size[k] * best / n / ntied
+                    for f in range(nf):
+                        if bestf[k, f] >= lim:
+                            level_imp[f] += credit
+                    lo = np.float64(blo[k, ft])
+                    hi = np.float64(bhi[k, ft])
+                    t = lo / 2.0 + hi / 2.0
+                    if t == hi or t == np.inf or t == -np.inf:
+                        t = lo
+                    splitk[k] = True
+                    featk[k] = ft
+                    thrk[k] = t
+                    feature[b, depth, k] = ft
+                    threshold[b, depth, k] = t
+                for f in range(nf):
+                    importance[b, f] += level_imp[f]
+            # children (a node that is not split sends all its samples left)
+            m2 = 2 * m
+            size2[:m2] = 0
+            s1[:m2] = 0.0
+            s2[:m2] = 0.0
+            for i in range(n):
+                k = nid[i]
+                k2 = 2 * k
+                if splitk[k] and np.float64(x[i, featk[k]]) > thrk[k]:
+                    k2 += 1
+                nid[i] = k2
+                if depth + 1 < max_depth:
+                    size2[k2] += 1
+                    s1[k2] += gb[i]
+                    s2[k2] += gb[i] * gb[i]
+            if depth + 1 < max_depth:
+                for k2 in range(m2):
+                    c2 = max(size2[k2], 1)
+                    var2 = s2[k2] / c2 - (s1[k2] / c2) ** 2
+                    size[k2] = size2[k2]
+                    active[k2] = size2[k2] >= 2 and var2 > eps
+        leaf[b] = nid
+        has_split[b] = feature[b, 0, 0] >= 0
+    return leaf, feature, threshold, importance, has_split
+
+
+def _apply_impl(x, feature, threshold):  # pragma: no cover - compiled
+    """Leaf slot ``[G, M]`` of every row of float32 ``x [M, F]`` in every tree (numba :func:`_apply`)."""
+    gsz, depth, _ = feature.shape
+    mrows = x.shape[0]
+    out = np.zeros((gsz, mrows), dtype=np.int64)
+    for b in range(gsz):
+        for r in range(mrows):
+            k = 0
+            for d in range(depth):
+                fe = feature[b, d, k]
+                go = (fe >= 0) & (np.float64(x[r, max(fe, 0)]) > threshold[b, d, k])
+                k = 2 * k + np.int64(go)
+            out[b, r] = k
+    return out
+
+
+def _leaf_values_impl(leaf, g, hess, scale, n_leaves):  # pragma: no cover - compiled
+    """Newton leaf values ``[G, n_leaves]``: ``scale * mean(g) / mean(hess)`` per leaf (0 below 1e-150)."""
+    gsz, n = g.shape
+    out = np.zeros((gsz, n_leaves), dtype=np.float64)
+    cnt = np.zeros(n_leaves, dtype=np.float64)
+    sg = np.zeros(n_leaves, dtype=np.float64)
+    sh = np.zeros(n_leaves, dtype=np.float64)
+    for b in range(gsz):
+        cnt[:] = 0.0
+        sg[:] = 0.0
+        sh[:] = 0.0
+        for i in range(n):
+            k = leaf[b, i]
+            cnt[k] += 1.0
+            sg[k] += g[b, i]
+            sh[k] += hess[b, i]
+        for k in range(n_leaves):
+            c = max(cnt[k], 1.0)
+            num = sg[k] / c
+            den = sh[k] / c
+            out[b, k] = 0.0 if abs(den) < 1e-150 else num * scale[b] / den
+    return out
+
+
+if _numba is not None:
+    _scan_root = _numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(_scan_root_impl)
+    _grow_stage_nb = _numba.njit(cache=True, nogil=True, error_model="numpy")(_grow_stage_impl)
+    _grow_stage_nb_par = _numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)(_grow_stage_impl)
+    _apply_nb = _numba.njit(cache=True, nogil=True, error_model="numpy")(_apply_impl)
+    _leaf_values_nb = _numba.njit(cache=True, nogil=True, error_model="numpy")(_leaf_values_impl)
+else:  # pragma: no cover
+    _grow_stage_nb = _grow_stage_nb_par = _apply_nb = _leaf_values_nb = None
+
+
 def _apply(x: torch.Tensor, feature: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
     """Leaf slot ``[G, M]`` of every sample of float32 ``x [M, F]`` in every tree."""
     gsz, depth, _ = feature.shape
@@ -401,6 +680,8 @@ def fit_gbts(
     keep_trees: bool = False,
     keep_raw: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    backend: str | None = None,
+    parallel: bool = False,
 ) -> list[GBTFit]:
     r"""Fit ``GradientBoostingClassifier()`` (scikit-learn defaults) for every factor column at once.
 
@@ -416,6 +697,10 @@ def fit_gbts(
     device : torch device (default CPU); CUDA gives the same trees.
     keep_trees, keep_raw : keep every tree / the raw predictions (tests).
     progress : callable ``(stage, n_estimators)``
+    backend : ``"numba"`` (CPU default: the compiled split-search kernel) or ``"torch"`` (the
+        vectorised whole-array path; always used on CUDA, and on CPU when numba is not importable).
+    parallel : numba backend only: grow the trees of a stage in parallel (``numba.prange``; off by
+        default: single-threaded, like scikit-learn).
 
     Returns
     -------
@@ -433,7 +718,18 @@ def fit_gbts(
         f = f[:, None]
     n = c.shape[0]
     x32 = c.astype(np.float32)
-    ps = _Presorted(x32, dev)
+    if backend is None:
+        backend = "numba" if (dev.type == "cpu" and _grow_stage_nb is not None) else "torch"
+    if backend not in ("numba", "torch"):
+        raise MetricError(f"fit_gbts: unknown backend {backend!r}; expected 'numba' or 'torch'")
+    if backend == "numba":
+        if dev.type != "cpu":
+            raise MetricError("fit_gbts: the numba backend runs on CPU only")
+        if _grow_stage_nb is None:
+            raise MetricError("fit_gbts: backend='numba' needs numba (pip install numba)")
+        ps = _PresortedNumba(x32, parallel)
+    else:
+        ps = _Presorted(x32, dev)
     xt32 = None
     if test_codes is not None:
         xt32 = torch.as_tensor(np.asarray(test_codes, dtype=np.float64).astype(np.float32), device=dev)
@@ -478,7 +774,9 @@ def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, prog
     imp_sum = torch.zeros((n_trees, ps.f), dtype=torch.float64, device=dev)
     n_rel = torch.zeros(n_trees, dtype=torch.int64, device=dev)
     kept = {"feature": [], "threshold": [], "value": [], "importance": []}
-    group = max(1, min(n_trees, (1 << 23) // max(1, ps.f * n)))
+    numba_path = isinstance(ps, _PresortedNumba)
+    grow = _grow_trees_numba if numba_path else _grow_trees
+    group = n_trees if numba_path else max(1, min(n_trees, (1 << 23) // max(1, ps.f * n)))
     for stage in range(n_estimators):
         # negative gradients and hessians of every tree of the stage
         grads, hess = [], []
@@ -497,17 +795,22 @@ def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, prog
         for b0 in range(0, n_trees, group):
             b1 = min(n_trees, b0 + group)
             g = g_all[b0:b1]
-            leaf, feature, threshold, importance, has_split = _grow_trees(ps, g, max_depth)
+            leaf, feature, threshold, importance, has_split = grow(ps, g, max_depth)
             nl = 1 << max_depth
-            cnt = torch.zeros((b1 - b0, nl), dtype=torch.float64, device=dev).scatter_add_(
-                1, leaf, torch.ones_like(g))
-            num = torch.zeros_like(cnt).scatter_add_(1, leaf, g) / cnt.clamp(min=1)
-            den = torch.zeros_like(cnt).scatter_add_(1, leaf, h_all[b0:b1]) / cnt.clamp(min=1)
             k_cls = torch.as_tensor([specs[tree_factor[b]][2] for b in range(b0, b1)], device=dev,
                                     dtype=torch.float64)
             scale = torch.where(k_cls > 1, (k_cls - 1) / k_cls, torch.ones_like(k_cls))
-            val = torch.where(den.abs() < 1e-150, torch.zeros_like(num), num * scale[:, None] / den.where(
-                den.abs() >= 1e-150, torch.ones_like(den)))
+            if numba_path:
+                val = torch.from_numpy(_leaf_values_nb(leaf.numpy(), np.ascontiguousarray(g.numpy()),
+                                                       np.ascontiguousarray(h_all[b0:b1].numpy()),
+                                                       scale.numpy(), nl))
+            else:
+                cnt = torch.zeros((b1 - b0, nl), dtype=torch.float64, device=dev).scatter_add_(
+                    1, leaf, torch.ones_like(g))
+                num = torch.zeros_like(cnt).scatter_add_(1, leaf, g) / cnt.clamp(min=1)
+                den = torch.zeros_like(cnt).scatter_add_(1, leaf, h_all[b0:b1]) / cnt.clamp(min=1)
+                val = torch.where(den.abs() < 1e-150, torch.zeros_like(num), num * scale[:, None] / den.where(
+                    den.abs() >= 1e-150, torch.ones_like(den)))
             values[b0:b1] = val
             imp_sum[b0:b1] += torch.where(has_split[:, None], importance, torch.zeros_like(importance))
             n_rel[b0:b1] += has_split.long()
@@ -521,7 +824,11 @@ def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, prog
         upd = torch.gather(values, 1, leaf) * lr
         upd_test = None
         if xt32 is not None:
-            upd_test = torch.gather(values, 1, _apply(xt32, feature, threshold)) * lr
+            if numba_path:
+                leaf_test = torch.from_numpy(_apply_nb(xt32.numpy(), feature.numpy(), threshold.numpy()))
+            else:
+                leaf_test = _apply(xt32, feature, threshold)
+            upd_test = torch.gather(values, 1, leaf_test) * lr
         b = 0
         for k, (_, _, t) in enumerate(specs):
             raw[k] += upd[b:b + t]
