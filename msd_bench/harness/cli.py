@@ -276,9 +276,10 @@ def submit(
         "dataset x seed (docs/scale.md)."
     ),
     address: str | None = typer.Option(
-        None, "--address", help="Ray: join this cluster (auto, host:6379, ray://host:10001) [default: a local Ray]."
+        None, "--address", help="Ray: join this cluster (auto, host:6379, ray://host:10001) (default: a local Ray)."
     ),
-    num_cpus: int | None = typer.Option(None, "--num-cpus", min=1, help="Ray: CPUs of the local Ray [default: all]."),
+    num_cpus: int | None = typer.Option(None, "--num-cpus", min=1,
+                                        help="Ray: CPUs of the local Ray (default: every core)."),
     cpus_per_task: int = typer.Option(1, "--cpus-per-task", min=1, help="Ray / SLURM: CPUs (= torch and BLAS "
                                       "threads) of each task."),
     gpus_per_task: float = typer.Option(0, "--gpus-per-task", min=0, help="Ray / SLURM: GPUs of each task."),
@@ -291,11 +292,11 @@ def submit(
     slurm_partition: str | None = typer.Option(None, "--slurm-partition", help="SLURM: partition."),
     slurm_time: int = typer.Option(120, "--slurm-time", min=1, help="SLURM: time limit per job in minutes."),
     slurm_folder: Path | None = typer.Option(
-        None, "--slurm-folder", help="SLURM: submitit's job folder (logs, pickles) [default: <store>/.submitit]."
+        None, "--slurm-folder", help="SLURM: submitit's job folder (logs, pickles) (default: <store>/.submitit)."
     ),
     slurm_cluster: str | None = typer.Option(
         None, "--slurm-cluster", help="SLURM: submitit cluster: slurm, or local (jobs as processes here) "
-        "[default: slurm when sbatch exists, else local]."
+        "(default: slurm when sbatch exists, else local)."
     ),
 ) -> None:
     """Validate, evaluate and time submissions on every dataset they declare; store; rebuild the board.
