@@ -334,13 +334,13 @@ def test_pictures_are_linked_relative_to_the_board(tmp_path):
     out = tmp_path / "site"
     report = build(root, out=out)
     rows = rows_by_id(table(report))
-    assert rows["a@1.0"]["pictures"] == ["../../s/results/msd-bench-1/a/1.0/sprites/gifs/walk.gif",
-                                         "../../s/results/msd-bench-1/a/1.0/sprites/swap.png"]
+    assert rows["a@1.0"]["pictures"] == [f"../../s/results/{PROTOCOL}/a/1.0/sprites/gifs/walk.gif",
+                                         f"../../s/results/{PROTOCOL}/a/1.0/sprites/swap.png"]
     assert rows["b@1.0"]["pictures"] == []
     for rel in rows["a@1.0"]["pictures"] + [rows["a@1.0"]["result"]]:
         assert (out / PROTOCOL / rel).resolve().is_file()
     html = (out / PROTOCOL / "index.html").read_text()
-    assert 'href="../../s/results/msd-bench-1/a/1.0/sprites/swap.png"' in html
+    assert f'href="../../s/results/{PROTOCOL}/a/1.0/sprites/swap.png"' in html
 
 
 def test_html_is_self_contained(tmp_path):
