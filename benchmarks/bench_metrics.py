@@ -4,8 +4,12 @@
    ``dci`` and the latent exploration) against scikit-learn's, side by side in one run: DCI on the
    codes the evaluation runner feeds to ``dci`` (static + mean-over-frames dynamic; 4,000 seeded train
    sequences, the full test split) of every reference submission found in ``--codes-dir`` (write them
-   with ``--encode``), and on synthetic cases. Columns: sklearn seconds, ours, ratio, max |dD|, |dC|,
-   |dI|. ``--gbt-timing``: ours alone on realistic sizes (exploration 1,755 x 288, DCI 8,000 x 24, ...).
+   with ``--encode``; ``--names`` picks some), and on synthetic cases (``--no-synthetic``: none).
+   Columns: sklearn seconds, ours, ratio, max |dD|, |dC|, |dI|. Ours = the CPU default, the numba
+   split-search kernel (single-threaded, like sklearn); the first fit of the process (numba loading
+   its cached kernels, or compiling them after an install / an edit of gbt.py) is printed on its own
+   line and not counted in the cases. ``--gbt-timing``: ours alone on realistic sizes (exploration
+   1,755 x 288 and 4,000 x 100 / 300 with 5 factors of 6-9 classes, DCI 8,000 x 24, ..., JIT).
 1. Latent exploration + DCI on 1,750 x 288 codes with 5 factors (the MSD sprites test setting:
    static 32 + 8 frames x dynamic 32): the fast GBT and the ``hist`` proxy vs scikit-learn's GBT
    (``--with-gbt``; minutes), with the agreement of the channel assignments.
@@ -15,8 +19,9 @@
    (256 sprites-sized sequences, 8 x 3 x 64 x 64): the fused pass per SSIM block size, against SSIM
    in one pass over the whole batch.
 
-Run: ``.venv/bin/python benchmarks/bench_metrics.py [--gbt-compare [--encode] [--codes-dir DIR]]
-[--gbt-timing] [--with-gbt] [--gbt-cache PATH] [--only-reconstruction]``
+Run: ``OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/bench_metrics.py [--gbt-compare
+[--encode] [--codes-dir DIR] [--names A,B] [--no-synthetic]] [--gbt-timing] [--with-gbt]
+[--gbt-cache PATH] [--only-reconstruction]``
 """
 
 from __future__ import annotations

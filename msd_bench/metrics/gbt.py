@@ -5,9 +5,9 @@ Used by DCI (:func:`msd_bench.metrics.representation.dci`) and the latent explor
 (disentanglement_lib, the MSD benchmark) fit ``GradientBoostingClassifier()`` with default settings and
 read its ``feature_importances_`` and ``predict``. scikit-learn needs minutes per factor on thousands of
 samples x hundreds of code dimensions; this module computes the same model by presorting every
-feature once and growing all trees of a boosting stage (every class of every factor) together, one
-tree level at a time: on CPU (default) with a numba-compiled split search (one fused linear scan per
-tree, level and feature), on CUDA (or on CPU with ``backend="torch"``, or without numba) with
+feature once and growing the trees of a boosting stage (every class of every factor) level by level:
+on CPU (default) with a numba-compiled split search (one fused linear scan per tree, level and
+feature), on CUDA (or on CPU with ``backend="torch"``, or without numba) all trees together with
 whole-array torch operations.
 
 The model (scikit-learn 1.9 ``ensemble/_gb.py``, ``tree/_splitter.pyx``, ``tree/_criterion.pyx``):
