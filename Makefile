@@ -6,7 +6,7 @@ TORCH   ?= torch==2.13.0
 PYTEST  := $(PY) -m pytest
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv demo test test-slow lint bench bench-scripts schema leaderboard clean
+.PHONY: venv demo test test-slow lint bench bench-scripts gpu-check schema leaderboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(STAMP)
 ## The benchmark scripts with their full sweeps (each prints a table; slower).
 bench-scripts: $(STAMP)
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+## GPU check (needs a CUDA device; exit 2 without one): evaluate / bench / judge verification on cuda vs cpu.
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py
 
 ## Evaluate submissions and rebuild the leaderboard (SUBMISSIONS="submissions/a submissions/b"; default: every folder).
 ## EXECUTOR=ray (or slurm): one task per submission x dataset x seed, in parallel, resumable (docs/scale.md);
