@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 DATASETS = {"sprites": (8, 3, 64, 64), "dsprites-dynamic": (12, 3, 64, 64)}
-VOLATILE = ("started_at", "finished_at", "timing", "benchmark", "environment")
+VOLATILE = ("started_at", "finished_at", "timing", "benchmark", "environment", "git_sha")  # git_sha: HEAD at run time
 
 
 def build_multi(folder: Path, fmt: str, seed: int = 0) -> Path:
@@ -66,19 +66,27 @@ def store_view(store: Path) -> dict:
     return out
 
 
-def max_diff(a, b) -> float:
-    """Largest absolute difference between the numbers of two JSON trees (inf when their shapes differ)."""
+def max_diff(a, b, path: str = "", where: list | None = None) -> float:
+    """Largest absolute difference between the numbers of two JSON trees (inf where they differ otherwise);
+    the paths of the differing leaves are appended to ``where``."""
+    where = [] if where is None else where
     if isinstance(a, dict) and isinstance(b, dict):
         if set(a) != set(b):
+            where.append(f"{path}: keys {sorted(set(a) ^ set(b))}")
             return float("inf")
-        return max((max_diff(a[k], b[k]) for k in a), default=0.0)
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return float("inf")
-        return max((max_diff(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
+        return max((max_diff(a[k], b[k], f"{path}/{k}", where) for k in a), default=0.0)
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return max((max_diff(x, y, f"{path}[{i}]", where) for i, (x, y) in enumerate(zip(a, b, strict=True))),
+                   default=0.0)
     if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
-        return abs(float(a) - float(b))
-    return 0.0 if a == b else float("inf")
+        d = abs(float(a) - float(b))
+        if d:
+            where.append(f"{path}: {a!r} vs {b!r}")
+        return d
+    if a != b:
+        where.append(f"{path}: {str(a)[:80]!r} vs {str(b)[:80]!r}")
+        return float("inf")
+    return 0.0
 
 
 def measure(num_cpus: int = 2, limit: int | None = None, metrics: str = "all", seq_threads: int | None = None,
@@ -112,12 +120,14 @@ def measure(num_cpus: int = 2, limit: int | None = None, metrics: str = "all", s
         failures = seq.failure_lines() + par.failure_lines()
         views = store_view(root / "seq"), store_view(root / "ray")
         identical = views[0] == views[1]
-        diff = max_diff(*views)
+        where: list[str] = []
+        diff = max_diff(*views, where=where)
         task_walls = sorted(o.wall_s for o in par.outcomes)
     return {"units": len(seq.tasks), "seq_wall_s": seq_wall, "seq_threads": seq_threads_used,
             "ray_wall_s": ray_wall, "ray_startup_s": par.startup_s, "num_cpus": num_cpus,
             "ratio": ray_wall / seq_wall, "ratio_without_startup": (ray_wall - par.startup_s) / seq_wall,
-            "identical": identical, "max_abs_diff": diff, "failures": failures, "load": [load0, load1, load2],
+            "identical": identical, "max_abs_diff": diff, "differences": where[:20], "failures": failures,
+            "load": [load0, load1, load2],
             "ray_task_walls_s": task_walls}
 
 
@@ -136,6 +146,8 @@ def table(m: dict) -> Table:
     if not m["identical"] and m["seq_threads"] != 1:
         same += f" (torch threads {m['seq_threads']} vs 1 per task; --seq-threads 1 gives identical bytes)"
     t.add_row("stored scores byte-identical", same)
+    for line in m.get("differences", [])[:8]:
+        t.add_row("  differs", line)
     if m["failures"]:
         t.add_row("failures", "; ".join(m["failures"]))
     return t

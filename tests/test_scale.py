@@ -26,8 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHAPES = {"sprites": (8, 3, 64, 64), "dsprites-dynamic": (12, 3, 64, 64)}
 FAST = dict(size="small", limit=16, metrics="reconstruction,static_dynamic_swap", bench_queries=20,
             device="cpu", trust_code=True, seed=3)
-#: What differs between two runs of the same unit by construction: dates, timings, the host.
-VOLATILE = ("started_at", "finished_at", "timing", "benchmark", "environment")
+#: What differs between two runs of the same unit by construction: dates, timings, the host, and the
+#: checkout's HEAD at run time (`git_sha`: another commit may land between two runs of a shared checkout).
+VOLATILE = ("started_at", "finished_at", "timing", "benchmark", "environment", "git_sha")
 
 
 def _torch_two_datasets(folder: Path, bad_second: bool = False) -> Path:
