@@ -46,6 +46,7 @@ import torch
 
 from ..errors import MetricError
 from .base import MetricValue, from_samples, from_statistic, register
+from .interventions import _batch
 from .judged import _entropy_rows_log, _kl_to_marginal, _log_marginal
 
 __all__ = [
@@ -352,11 +353,6 @@ def _mapping_of(channel_map, fs) -> dict[str, list[int]]:
     else:
         raise MetricError("channel_map must be a ChannelMap or a dict factor -> list of channels")
     return {f.name: list(lists.get(f.name, [])) for f in fs}
-
-
-def _batch(x: torch.Tensor, idx: torch.Tensor, device) -> torch.Tensor:
-    xb = x.index_select(0, idx.to(x.device, torch.long)).to(device)
-    return xb.float().div_(255.0) if xb.dtype == torch.uint8 else xb.float()
 
 
 def msd_interventions(
