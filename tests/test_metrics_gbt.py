@@ -217,7 +217,7 @@ def test_numba_and_torch_backends_give_the_same_model(n, f, k, seed, rounding):
         assert a.n_relevant_trees == b.n_relevant_trees
 
 
-def test_numba_backend_is_the_cpu_default_and_parallel_gives_the_same_model():
+def test_numba_backend_is_the_cpu_default_and_threads_give_the_same_model():
     pytest.importorskip("numba")
     from msd_bench.metrics import gbt
 
@@ -225,7 +225,22 @@ def test_numba_backend_is_the_cpu_default_and_parallel_gives_the_same_model():
     (default,) = fit_gbts(x, y[:, None], n_estimators=5, keep_raw=True)
     (nb,) = fit_gbts(x, y[:, None], n_estimators=5, keep_raw=True, backend="numba")
     assert np.array_equal(default.train_raw, nb.train_raw) and gbt._grow_stage_nb is not None
-    (par,) = fit_gbts(x, y[:, None], n_estimators=5, keep_raw=True, backend="numba", parallel=True)
+    (par,) = fit_gbts(x, y[:, None], n_estimators=5, keep_raw=True, backend="numba", n_jobs=2)
     assert np.array_equal(par.train_raw, nb.train_raw)
+    # several factors (binary, 3 and 5 classes) in two threads: the same trees as one thread, in factor order
+    rng = np.random.default_rng(1)
+    ys = np.stack([y, rng.integers(0, 2, y.size), rng.integers(0, 5, y.size)], axis=1)
+    seen = []
+    one = fit_gbts(x, ys, x[:50], n_estimators=12, keep_raw=True, keep_trees=True)
+    two = fit_gbts(x, ys, x[:50], n_estimators=12, keep_raw=True, keep_trees=True, n_jobs=2,
+                   progress=lambda s, total: seen.append(s))
+    assert seen == [10, 12]
+    for a, b in zip(one, two, strict=True):
+        assert np.array_equal(a.train_raw, b.train_raw) and np.array_equal(a.test_raw, b.test_raw)
+        assert np.array_equal(a.importances, b.importances) and a.n_relevant_trees == b.n_relevant_trees
+        for key in ("feature", "threshold", "value"):
+            assert np.array_equal(a.trees[key], b.trees[key])
+    with pytest.raises(MetricError, match="n_jobs"):
+        fit_gbts(x, ys, n_jobs=0)
     with pytest.raises(MetricError, match="unknown backend"):
         fit_gbts(x, y[:, None], backend="cython")

@@ -51,7 +51,9 @@ node-centred gradient, and when sample ``i`` of node ``t`` arrives the split bet
 sample ``p`` and ``i`` is evaluated first (if ``x_i > x_p + FEATURE_THRESHOLD``, with the sums before
 ``i``), gain :math:`U^2 \cdot (1 / (c (n_t - c)))`; strict ``>`` keeps the first best position; the
 threshold is ``x_p / 2 + x_i / 2`` (``x_p`` where that equals ``x_i`` or is infinite, as
-scikit-learn). Single-threaded by default (``parallel=True``: trees in parallel with ``prange``);
+scikit-learn). The whole boosting loop (gradients, trees, Newton leaf values, raw-prediction updates)
+is one compiled driver (:func:`_boost_impl`); single-threaded by default, ``n_jobs > 1`` boosts
+independent factor columns in parallel threads (the kernels release the GIL);
 ``cache=True`` keeps the compiled kernels in ``__pycache__`` (the first fit of a fresh install
 compiles them once, ~10 s; later processes load them in < 1 s).
 
@@ -65,6 +67,7 @@ then over features.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -127,23 +130,14 @@ def _chunk_elems(device: torch.device) -> int:
 class _PresortedNumba:
     """Float32 codes ``[n, F]``, each feature's stable sort order ``[F, n]`` (int32) and sorted values."""
 
-    def __init__(self, x32: np.ndarray, parallel: bool = False):
+    def __init__(self, x32: np.ndarray):
         n, f = x32.shape
         self.n, self.f = n, f
         self.device = torch.device("cpu")
-        self.parallel = parallel
         self.x32 = np.ascontiguousarray(x32)
         order = np.argsort(x32, axis=0, kind="stable").T
         self.order = np.ascontiguousarray(order, dtype=np.int32)
         self.xs = np.ascontiguousarray(np.take_along_axis(x32.T, order, axis=1))
-
-
-def _grow_trees_numba(ps: _PresortedNumba, g: torch.Tensor, max_depth: int):
-    """:func:`_grow_trees` on CPU with the numba kernel (same outputs)."""
-    kern = _grow_stage_nb_par if ps.parallel else _grow_stage_nb
-    out = kern(ps.x32, ps.order, ps.xs, np.ascontiguousarray(g.numpy()), max_depth, FEATURE_THRESHOLD,
-               TIE_RTOL, EPSILON)
-    return tuple(torch.from_numpy(a) for a in out)
 
 
 class _Presorted:
@@ -636,14 +630,80 @@ def _leaf_values_impl(leaf, g, hess, scale, n_leaves):  # pragma: no cover - com
     return out
 
 
+def _boost_impl(x, order, xs, xt, onehot, first, width, scale, raw, raw_test, imp_sum, n_rel,
+                kf, kt, kv, ki, keep, s0, s1, lr, max_depth, thr32, tie_rtol, eps):  # pragma: no cover
+    """Boosting stages ``s0 .. s1 - 1`` of every tree at once, in place (numba-compiled driver).
+
+    ``onehot [T, n]`` the per-tree targets (binomial: y; K classes: 1[y = k]), ``first [T]`` / ``width [T]``
+    the first tree and the number of trees of each tree's factor (1 = binomial), ``scale [T]`` the
+    leaf-value factor ((K - 1) / K, or 1); ``raw [T, n]`` / ``raw_test [T, m]`` the raw predictions,
+    ``imp_sum [T, F]`` / ``n_rel [T]`` the importance sums over relevant trees (all updated in
+    place). With ``keep``, stage ``s`` is written to ``kf / kt / kv / ki [s]`` (features, thresholds,
+    leaf values, per-tree importances, NaN for a tree without a split). Per stage: gradients and
+    hessians from the raw predictions before the stage (sigmoid, or the max-shifted softmax over the
+    factor's trees), :func:`_grow_stage_impl`, :func:`_leaf_values_impl`, raw += lr * leaf value.
+    """
+    n_trees, n = onehot.shape
+    m = xt.shape[0]
+    nl = 1 << max_depth
+    g = np.empty((n_trees, n), dtype=np.float64)
+    hs = np.empty((n_trees, n), dtype=np.float64)
+    for s in range(s0, s1):
+        for b in range(n_trees):
+            if width[b] == 1:
+                for i in range(n):
+                    p = 1.0 / (1.0 + np.exp(-raw[b, i]))
+                    g[b, i] = onehot[b, i] - p
+                    hs[b, i] = p * (1.0 - p)
+            elif first[b] == b:
+                w = width[b]
+                for i in range(n):
+                    mx = raw[b, i]
+                    for k in range(1, w):
+                        if raw[b + k, i] > mx:
+                            mx = raw[b + k, i]
+                    tot = 0.0
+                    for k in range(w):
+                        e = np.exp(raw[b + k, i] - mx)
+                        g[b + k, i] = e
+                        tot += e
+                    for k in range(w):
+                        p = g[b + k, i] / tot
+                        g[b + k, i] = onehot[b + k, i] - p
+                        hs[b + k, i] = p * (1.0 - p)
+        leaf, feature, threshold, importance, has_split = _grow_stage_nb(x, order, xs, g, max_depth, thr32,
+                                                                         tie_rtol, eps)
+        values = _leaf_values_nb(leaf, g, hs, scale, nl)
+        for b in range(n_trees):
+            for i in range(n):
+                raw[b, i] += values[b, leaf[b, i]] * lr
+        if m > 0:
+            leaf_t = _apply_nb(xt, feature, threshold)
+            for b in range(n_trees):
+                for i in range(m):
+                    raw_test[b, i] += values[b, leaf_t[b, i]] * lr
+        for b in range(n_trees):
+            if has_split[b]:
+                n_rel[b] += 1
+                for f in range(imp_sum.shape[1]):
+                    imp_sum[b, f] += importance[b, f]
+        if keep:
+            kf[s] = feature
+            kt[s] = threshold
+            kv[s] = values
+            for b in range(n_trees):
+                for f in range(imp_sum.shape[1]):
+                    ki[s, b, f] = importance[b, f] if has_split[b] else np.nan
+
+
 if _numba is not None:
     _scan_root = _numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(_scan_root_impl)
     _grow_stage_nb = _numba.njit(cache=True, nogil=True, error_model="numpy")(_grow_stage_impl)
-    _grow_stage_nb_par = _numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)(_grow_stage_impl)
     _apply_nb = _numba.njit(cache=True, nogil=True, error_model="numpy")(_apply_impl)
     _leaf_values_nb = _numba.njit(cache=True, nogil=True, error_model="numpy")(_leaf_values_impl)
+    _boost_nb = _numba.njit(cache=True, nogil=True, error_model="numpy")(_boost_impl)
 else:  # pragma: no cover
-    _grow_stage_nb = _grow_stage_nb_par = _apply_nb = _leaf_values_nb = None
+    _grow_stage_nb = _apply_nb = _leaf_values_nb = _boost_nb = None
 
 
 def _apply(x: torch.Tensor, feature: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
@@ -681,7 +741,7 @@ def fit_gbts(
     keep_raw: bool = False,
     progress: Callable[[int, int], None] | None = None,
     backend: str | None = None,
-    parallel: bool = False,
+    n_jobs: int = 1,
 ) -> list[GBTFit]:
     r"""Fit ``GradientBoostingClassifier()`` (scikit-learn defaults) for every factor column at once.
 
@@ -699,8 +759,10 @@ def fit_gbts(
     progress : callable ``(stage, n_estimators)``
     backend : ``"numba"`` (CPU default: the compiled split-search kernel) or ``"torch"`` (the
         vectorised whole-array path; always used on CUDA, and on CPU when numba is not importable).
-    parallel : numba backend only: grow the trees of a stage in parallel (``numba.prange``; off by
-        default: single-threaded, like scikit-learn).
+    n_jobs : int
+        numba backend: threads boosting independent factor columns side by side (default 1:
+        single-threaded, like scikit-learn; the same model for every value). Ignored by the torch
+        backend.
 
     Returns
     -------
@@ -727,12 +789,16 @@ def fit_gbts(
             raise MetricError("fit_gbts: the numba backend runs on CPU only")
         if _grow_stage_nb is None:
             raise MetricError("fit_gbts: backend='numba' needs numba (pip install numba)")
-        ps = _PresortedNumba(x32, parallel)
+        ps = _PresortedNumba(x32)
     else:
         ps = _Presorted(x32, dev)
     xt32 = None
     if test_codes is not None:
         xt32 = torch.as_tensor(np.asarray(test_codes, dtype=np.float64).astype(np.float32), device=dev)
+    if n_jobs < 1:
+        raise MetricError(f"fit_gbts: n_jobs must be >= 1, got {n_jobs}")
+    if backend == "numba":  # the compiled driver sets the denormal flush in its own thread(s)
+        return _fit(ps, f, xt32, n, n_estimators, learning_rate, max_depth, keep_trees, keep_raw, progress, n_jobs)
     prev_threads = torch.get_num_threads()
     if dev.type == "cpu":
         torch.set_num_threads(1)
@@ -740,14 +806,14 @@ def fit_gbts(
         # 1e-308 never decides a split (such a node's impurity is far below EPSILON), so flush them.
         torch.set_flush_denormal(True)
     try:
-        return _fit(ps, f, xt32, n, n_estimators, learning_rate, max_depth, keep_trees, keep_raw, progress)
+        return _fit(ps, f, xt32, n, n_estimators, learning_rate, max_depth, keep_trees, keep_raw, progress, 1)
     finally:
         if dev.type == "cpu":
             torch.set_num_threads(prev_threads)
             torch.set_flush_denormal(False)
 
 
-def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, progress) -> list[GBTFit]:
+def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, progress, n_jobs) -> list[GBTFit]:
     dev = ps.device
     eps = np.finfo(np.float64).eps
     specs = []  # per factor: classes, encoded y, n_trees
@@ -771,12 +837,14 @@ def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, prog
         if xt32 is not None:
             raw_test.append(torch.as_tensor(np.repeat(init[:, None], xt32.shape[0], axis=1), device=dev))
         ys.append(torch.as_tensor(onehot, device=dev))
+    if isinstance(ps, _PresortedNumba):
+        state = _boost_numba(ps, specs, raw, raw_test, ys, xt32, n_estimators, lr, max_depth, keep_trees, progress,
+                             n_jobs)
+        return _assemble(specs, inits, *state, keep_trees, keep_raw)
     imp_sum = torch.zeros((n_trees, ps.f), dtype=torch.float64, device=dev)
     n_rel = torch.zeros(n_trees, dtype=torch.int64, device=dev)
     kept = {"feature": [], "threshold": [], "value": [], "importance": []}
-    numba_path = isinstance(ps, _PresortedNumba)
-    grow = _grow_trees_numba if numba_path else _grow_trees
-    group = n_trees if numba_path else max(1, min(n_trees, (1 << 23) // max(1, ps.f * n)))
+    group = max(1, min(n_trees, (1 << 23) // max(1, ps.f * n)))
     for stage in range(n_estimators):
         # negative gradients and hessians of every tree of the stage
         grads, hess = [], []
@@ -795,22 +863,17 @@ def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, prog
         for b0 in range(0, n_trees, group):
             b1 = min(n_trees, b0 + group)
             g = g_all[b0:b1]
-            leaf, feature, threshold, importance, has_split = grow(ps, g, max_depth)
+            leaf, feature, threshold, importance, has_split = _grow_trees(ps, g, max_depth)
             nl = 1 << max_depth
             k_cls = torch.as_tensor([specs[tree_factor[b]][2] for b in range(b0, b1)], device=dev,
                                     dtype=torch.float64)
             scale = torch.where(k_cls > 1, (k_cls - 1) / k_cls, torch.ones_like(k_cls))
-            if numba_path:
-                val = torch.from_numpy(_leaf_values_nb(leaf.numpy(), np.ascontiguousarray(g.numpy()),
-                                                       np.ascontiguousarray(h_all[b0:b1].numpy()),
-                                                       scale.numpy(), nl))
-            else:
-                cnt = torch.zeros((b1 - b0, nl), dtype=torch.float64, device=dev).scatter_add_(
-                    1, leaf, torch.ones_like(g))
-                num = torch.zeros_like(cnt).scatter_add_(1, leaf, g) / cnt.clamp(min=1)
-                den = torch.zeros_like(cnt).scatter_add_(1, leaf, h_all[b0:b1]) / cnt.clamp(min=1)
-                val = torch.where(den.abs() < 1e-150, torch.zeros_like(num), num * scale[:, None] / den.where(
-                    den.abs() >= 1e-150, torch.ones_like(den)))
+            cnt = torch.zeros((b1 - b0, nl), dtype=torch.float64, device=dev).scatter_add_(
+                1, leaf, torch.ones_like(g))
+            num = torch.zeros_like(cnt).scatter_add_(1, leaf, g) / cnt.clamp(min=1)
+            den = torch.zeros_like(cnt).scatter_add_(1, leaf, h_all[b0:b1]) / cnt.clamp(min=1)
+            val = torch.where(den.abs() < 1e-150, torch.zeros_like(num), num * scale[:, None] / den.where(
+                den.abs() >= 1e-150, torch.ones_like(den)))
             values[b0:b1] = val
             imp_sum[b0:b1] += torch.where(has_split[:, None], importance, torch.zeros_like(importance))
             n_rel[b0:b1] += has_split.long()
@@ -824,10 +887,7 @@ def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, prog
         upd = torch.gather(values, 1, leaf) * lr
         upd_test = None
         if xt32 is not None:
-            if numba_path:
-                leaf_test = torch.from_numpy(_apply_nb(xt32.numpy(), feature.numpy(), threshold.numpy()))
-            else:
-                leaf_test = _apply(xt32, feature, threshold)
+            leaf_test = _apply(xt32, feature, threshold)
             upd_test = torch.gather(values, 1, leaf_test) * lr
         b = 0
         for k, (_, _, t) in enumerate(specs):
@@ -842,18 +902,105 @@ def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, prog
             kept["importance"].append(torch.cat(imps, 0).cpu().numpy())
         if progress is not None:
             progress(stage + 1, n_estimators)
+    kept_np = {k: np.stack(v) for k, v in kept.items()} if keep_trees else None
+    return _assemble(specs, inits, torch.cat(raw, 0).cpu().numpy(),
+                     None if xt32 is None else torch.cat(raw_test, 0).cpu().numpy(),
+                     imp_sum.cpu().numpy(), n_rel.cpu().numpy(), kept_np, keep_trees, keep_raw)
+
+
+def _balance(widths: list[int], n_jobs: int) -> list[list[int]]:
+    """Factor columns split into at most ``n_jobs`` groups of about equal tree count (largest first)."""
+    bins: list[list[int]] = [[] for _ in range(max(1, min(n_jobs, len(widths))))]
+    load = [0] * len(bins)
+    for k in sorted(range(len(widths)), key=lambda k: -widths[k]):
+        b = load.index(min(load))
+        bins[b].append(k)
+        load[b] += widths[k]
+    return [sorted(b) for b in bins]
+
+
+def _boost_numba(ps: _PresortedNumba, specs, raw, raw_test, ys, xt32, n_estimators, lr, max_depth, keep_trees,
+                 progress, n_jobs):
+    """The whole boosting on CPU in the compiled driver :func:`_boost_impl`: the factor columns in
+    ``n_jobs`` groups (one thread each; factors never interact), the stages in chunks when a
+    ``progress`` callback wants to hear between them. Returns the state :func:`_assemble` takes."""
+    widths = [t for (_, _, t) in specs]
+    xt = np.zeros((0, ps.f), dtype=np.float32) if xt32 is None else np.ascontiguousarray(xt32.numpy())
+    wmax = 1 << (max_depth - 1)
+    ns = n_estimators if keep_trees else 0
+
+    def job_state(factors: list[int]) -> dict:
+        w = [widths[k] for k in factors]
+        starts = np.cumsum([0] + w[:-1])
+        width = np.concatenate([np.full(t, t, dtype=np.int64) for t in w])
+        nt = int(width.size)
+        return {
+            "factors": factors,
+            "onehot": np.ascontiguousarray(np.concatenate([ys[k].numpy() for k in factors], 0)),
+            "first": np.concatenate([np.full(t, b0, dtype=np.int64) for b0, t in zip(starts, w, strict=True)]),
+            "width": width,
+            "scale": np.where(width > 1, (width - 1) / width, 1.0).astype(np.float64),
+            "raw": np.ascontiguousarray(np.concatenate([raw[k].numpy() for k in factors], 0)),
+            "raw_t": (np.zeros((nt, 0)) if xt32 is None
+                      else np.ascontiguousarray(np.concatenate([raw_test[k].numpy() for k in factors], 0))),
+            "imp": np.zeros((nt, ps.f)), "rel": np.zeros(nt, dtype=np.int64),
+            "kf": np.full((ns, nt, max_depth, wmax), -1, dtype=np.int64), "kt": np.zeros((ns, nt, max_depth, wmax)),
+            "kv": np.zeros((ns, nt, 1 << max_depth)), "ki": np.zeros((ns, nt, ps.f)),
+        }
+
+    def run(st: dict, s0: int, s1: int) -> None:
+        torch.set_flush_denormal(True)  # per thread: late stages' denormal products run ~10x slower on x86
+        try:
+            _boost_nb(ps.x32, ps.order, ps.xs, xt, st["onehot"], st["first"], st["width"], st["scale"], st["raw"],
+                      st["raw_t"], st["imp"], st["rel"], st["kf"], st["kt"], st["kv"], st["ki"], keep_trees, s0, s1,
+                      lr, max_depth, FEATURE_THRESHOLD, TIE_RTOL, EPSILON)
+        finally:
+            torch.set_flush_denormal(False)
+
+    jobs = [job_state(b) for b in _balance(widths, n_jobs)]
+    step = n_estimators if progress is None else max(1, min(10, n_estimators))
+    pool = ThreadPoolExecutor(max_workers=len(jobs)) if len(jobs) > 1 else None
+    try:
+        for s0 in range(0, n_estimators, step):
+            s1 = min(n_estimators, s0 + step)
+            if pool is None:
+                run(jobs[0], s0, s1)
+            else:
+                for fut in [pool.submit(run, st, s0, s1) for st in jobs]:
+                    fut.result()
+            if progress is not None:
+                progress(s1, n_estimators)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    # back into factor order
+    where = {k: (st, int(np.sum([widths[q] for q in st["factors"][:i]])))
+             for st in jobs for i, k in enumerate(st["factors"])}
+    parts = [(where[k][0], where[k][1], widths[k]) for k in range(len(specs))]
+
+    def cat(key: str, axis: int = 0) -> np.ndarray:
+        return np.concatenate([np.take(st[key], np.arange(o, o + t), axis=axis) for st, o, t in parts], axis=axis)
+
+    kept = ({"feature": cat("kf", 1), "threshold": cat("kt", 1), "value": cat("kv", 1), "importance": cat("ki", 1)}
+            if keep_trees else None)
+    return cat("raw"), (None if xt32 is None else cat("raw_t")), cat("imp"), cat("rel"), kept
+
+
+def _assemble(specs, inits, raw, raw_test, imp_sum, n_rel, kept, keep_trees, keep_raw) -> list[GBTFit]:
+    """One :class:`GBTFit` per factor from the final raw predictions ``[T, n]`` / ``[T, m]`` (numpy),
+    the importance sums ``[T, F]`` over relevant trees and their count ``[T]``."""
     out = []
     b = 0
     for k, (classes, _, t) in enumerate(specs):
         rel = int(n_rel[b:b + t].sum())
         if rel:
-            avg = imp_sum[b:b + t].sum(0).cpu().numpy() / rel
+            avg = imp_sum[b:b + t].sum(0) / rel
             s = avg.sum()
             imp = avg / s if s > 0 else avg
         else:
-            imp = np.zeros(ps.f)
-        r = raw[k].cpu().numpy()
-        rt = raw_test[k].cpu().numpy() if xt32 is not None else None
+            imp = np.zeros(imp_sum.shape[1])
+        r = raw[b:b + t]
+        rt = raw_test[b:b + t] if raw_test is not None else None
 
         def pred(rr, classes=classes, t=t):
             return classes[(rr[0] >= 0).astype(np.int64)] if t == 1 else classes[np.argmax(rr, axis=0)]
@@ -869,10 +1016,10 @@ def _fit(ps, f, xt32, n, n_estimators, lr, max_depth, keep_trees, keep_raw, prog
         )
         if keep_trees:
             fit.trees = {
-                "feature": np.stack(kept["feature"])[:, b:b + t],
-                "threshold": np.stack(kept["threshold"])[:, b:b + t],
-                "value": np.stack(kept["value"])[:, b:b + t],
-                "importance": np.stack(kept["importance"])[:, b:b + t],
+                "feature": kept["feature"][:, b:b + t],
+                "threshold": kept["threshold"][:, b:b + t],
+                "value": kept["value"][:, b:b + t],
+                "importance": kept["importance"][:, b:b + t],
                 "init": inits[k],
             }
         out.append(fit)
