@@ -229,3 +229,44 @@ def test_writer_interrupted_leaves_nothing(tmp_path):
         with DatasetWriter(path, 20, (4, 3, 8, 8), FACTORS, {}) as w:
             w.write(data[:10].astype(np.int16))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("layout", ["writer", "uncompressed_chunks", "other_chunks", "contiguous", "shuffled"])
+def test_chunk_reads_equal_h5py_selections(tmp_path, layout):
+    """The raw-chunk fast path of ``read`` (the writer's layout, or unfiltered per-sequence chunks) and
+    h5py's selection path (every other layout) give the stored sequences, in the requested order."""
+    data, labels, splits = _toy()
+    path = tmp_path / "toy.h5"
+    if layout == "writer":
+        _write(path)
+    else:
+        opts = {"uncompressed_chunks": {"chunks": (1, *data.shape[1:])},
+                "other_chunks": {"chunks": (2, *data.shape[1:]), "compression": "gzip"},
+                "contiguous": {},
+                "shuffled": {"chunks": (1, *data.shape[1:]), "compression": "gzip", "shuffle": True}}[layout]
+        with h5py.File(path, "w") as f:
+            f.create_dataset("data", data=data, **opts)
+            f.create_dataset("labels", data=labels)
+            for s, ind in splits.items():
+                f.create_dataset(f"{s}_indices", data=ind)
+            f.attrs["classes"] = classes_json(FACTORS)
+    ds = open_h5(path)
+    with h5py.File(path, "r") as f:
+        fast = ds._read_chunks(f["data"], np.arange(3))
+    assert (fast is not None) == (layout in ("writer", "uncompressed_chunks"))
+    order = np.array([7, 2, 2, 19, 0, 11])
+    got, lab = ds.read(order)
+    assert got.dtype == np.uint8 and np.array_equal(got, data[order]) and np.array_equal(lab, labels[order])
+
+
+def test_corrupt_chunk_is_a_one_line_error(tmp_path):
+    path = tmp_path / "toy.h5"
+    _write(path)
+    with h5py.File(path, "r") as f:
+        offset = f["data"].id.get_chunk_info(5).byte_offset
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + 64] = bytes(64)  # zero the start of sequence 5's deflate stream
+    path.write_bytes(bytes(raw))
+    ds = open_h5(path)
+    with pytest.raises(DatasetError, match=r"cannot read data\[5\] \(truncated or corrupt file\?\)"):
+        ds.read([4, 5])
