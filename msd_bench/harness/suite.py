@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._fast import unit_float
 from ..errors import MetricError
 from ..metrics import aggregates as _aggregates  # noqa: F401  (registers the headline scores written here)
 from ..metrics import base as _mb
@@ -76,7 +77,7 @@ class EvalContext:
         """Float videos ``[B, T, C, H, W]`` of the given positions within the evaluated subset."""
         pos = positions.cpu().numpy() if isinstance(positions, torch.Tensor) else np.asarray(positions)
         data, _ = self.dataset.read(self.subset(split)[pos])
-        return torch.from_numpy(data).to(self.device).float().div_(255.0)
+        return unit_float(torch.from_numpy(data), self.device)
 
     def uint8(self, split: str | None = None, limit: int | None = None) -> torch.Tensor:
         """The videos of a subset as one uint8 CPU tensor ``[N, T, C, H, W]``, read once and cached
@@ -92,7 +93,7 @@ class EvalContext:
         data = self.uint8(split, limit)
         for start in range(0, data.shape[0], self.batch_size):
             sl = slice(start, min(start + self.batch_size, data.shape[0]))
-            yield sl, data[sl].to(self.device).float().div_(255.0)
+            yield sl, unit_float(data[sl], self.device)
 
     # ------------------------------------------------------------------------------ model
     def encode_split(self, split: str | None = None, limit: int | None = None) -> Latents:
@@ -241,6 +242,12 @@ def group_generation(ctx: EvalContext) -> list[MetricValue]:
     return out
 
 
+def _fit_threads() -> int:
+    """Threads for the boosted-tree fits: torch's intra-op thread count (the evaluation's CPU budget;
+    ``--threads`` / ``torch.set_num_threads``). The fits are the same for every value."""
+    return max(1, torch.get_num_threads())
+
+
 def channel_map(ctx: EvalContext):
     """The latent exploration's channel map, fit on the train subset (cached)."""
     if "channel_map" not in ctx.cache:
@@ -251,7 +258,7 @@ def channel_map(ctx: EvalContext):
         tcodes, _ = features_from_latents(z.static, z.dynamic)
         ctx.cache["channel_map"] = explore_channels(
             codes, yt[:, list(cols)].cpu().numpy(), tcodes, ctx.labels()[:, list(cols)].cpu().numpy(),
-            groups=groups, factor_names=list(names), device=ctx.device,
+            groups=groups, factor_names=list(names), device=ctx.device, n_jobs=_fit_threads(),
         )
     return ctx.cache["channel_map"]
 
@@ -371,7 +378,8 @@ def group_representation(ctx: EvalContext) -> list[MetricValue]:
         names = [f"{prefix}.{k}" for k in ("disentanglement", "completeness", "informativeness_train",
                                            "informativeness_test")]
         try:
-            d = rep.dci(c_tr, f_tr, c_te, f_te, estimator=estimator, device=ctx.device if estimator == "gbt" else None)
+            d = rep.dci(c_tr, f_tr, c_te, f_te, estimator=estimator, device=ctx.device if estimator == "gbt" else None,
+                        n_jobs=_fit_threads())
         except MetricError as exc:
             out += [MetricValue.not_applicable(m, str(exc)) for m in names]
             continue

@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from .._fast import unit_float
 from ..errors import MetricError
 from .base import MetricValue, from_samples, from_statistic, register
 from .judged import chance_level, consistency_values, judged_values
@@ -105,10 +106,10 @@ def class_balanced_indices(labels: torch.Tensor, columns: Sequence[int], n: int,
 
 
 def _batch(x: torch.Tensor, idx: torch.Tensor, device) -> torch.Tensor:
-    xb = x.index_select(0, idx.to(x.device, torch.long)).to(device)
-    if xb.dtype == torch.uint8:
-        return xb.float().div_(255.0)  # in place: one float copy of the batch, not two
-    return xb.float()
+    # rows gathered through a 2-D view (index_select of the 5-D tensor is ~6x slower on CPU), then
+    # uint8 -> [0, 1] float exactly as ``.float().div_(255.0)``
+    flat = x.reshape(x.shape[0], -1).index_select(0, idx.to(x.device, torch.long))
+    return unit_float(flat.view(-1, *x.shape[1:]), device)
 
 
 def _latents():

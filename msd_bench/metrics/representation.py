@@ -762,23 +762,25 @@ def _check_dci_input(c: np.ndarray, f: np.ndarray, what: str = "dci") -> None:
         raise MetricError(f"{what}: every code dimension is constant in the train split; no factor can be predicted")
 
 
-def gbt_fits(c: np.ndarray, f: np.ndarray, tc: np.ndarray | None = None, *, device=None, progress=None):
+def gbt_fits(c: np.ndarray, f: np.ndarray, tc: np.ndarray | None = None, *, device=None, progress=None,
+             n_jobs: int = 1):
     """One ``GradientBoostingClassifier()`` per factor column (exact fast reimplementation).
 
     Returns a list of :class:`msd_bench.metrics.gbt.GBTFit` (importances, train / test predictions);
     the same fits serve :func:`dci` and :func:`msd_bench.metrics.exploration.explore_channels`
-    (pass them as ``fits=``) when both look at the same codes.
+    (pass them as ``fits=``) when both look at the same codes. ``n_jobs`` threads fit factor columns
+    side by side (the same models for every value).
     """
     from .gbt import fit_gbts
 
     _check_dci_input(c, f)
-    return fit_gbts(c, f, tc, device=device,
+    return fit_gbts(c, f, tc, device=device, n_jobs=n_jobs,
                     progress=None if progress is None else (lambda s, total: progress(s)))
 
 
 def gbt_importance(
     c: np.ndarray, f: np.ndarray, tc: np.ndarray, tf: np.ndarray, progress=None, return_correct: bool = False,
-    fits=None, device=None,
+    fits=None, device=None, n_jobs: int = 1,
 ):
     """Importance matrix and accuracies of one ``GradientBoostingClassifier()`` per factor.
 
@@ -789,7 +791,7 @@ def gbt_importance(
     ``[N_test, K]``.
     """
     if fits is None:
-        fits = gbt_fits(c, f, tc, device=device, progress=progress)
+        fits = gbt_fits(c, f, tc, device=device, progress=progress, n_jobs=n_jobs)
     if len(fits) != f.shape[1] or any(ft.test_pred is None or ft.test_pred.shape[0] != tc.shape[0] for ft in fits):
         raise MetricError(f"dci: fits must be {f.shape[1]} GBT fits with predictions on the {tc.shape[0]} test rows")
     imp = np.stack([np.abs(ft.importances) for ft in fits], axis=1)
@@ -836,6 +838,7 @@ def dci(
     *,
     fits=None,
     device=None,
+    n_jobs: int = 1,
 ) -> dict[str, float]:
     r"""DCI: disentanglement, completeness and informativeness (Eastwood & Williams, 2018).
 
@@ -874,6 +877,8 @@ def dci(
     fits : list of GBTFit, optional
         Precomputed fits of :func:`gbt_fits` on these codes (shared with the latent exploration).
     device : torch device for ``"gbt"`` (default CPU).
+    n_jobs : int
+        ``"gbt"`` on CPU: threads fitting factor columns side by side (same result for every value).
 
     Returns
     -------
@@ -892,7 +897,7 @@ def dci(
     """
     c, f, tc, tf = _train_test(codes, factors, test_codes, test_factors)
     if estimator == "gbt":
-        imp, tr, te = gbt_importance(c, f, tc, tf, fits=fits, device=device)
+        imp, tr, te = gbt_importance(c, f, tc, tf, fits=fits, device=device, n_jobs=n_jobs)
     elif estimator == "sklearn":
         imp, tr, te = sklearn_gbt_importance(c, f, tc, tf)
     elif estimator == "hist":
