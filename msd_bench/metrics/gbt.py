@@ -406,40 +406,19 @@ except ImportError:  # pragma: no cover - numba is a dependency; without it the 
     _numba = None
 
 
-def _scan_root_impl(of, xf, h, n, thr32):  # pragma: no cover - compiled
-    """The root's scan of one feature (one node: no per-node state): ``(best gain, x_lo, x_hi)``."""
-    best = 0.0
-    lo = np.float32(0.0)
-    hi = np.float32(0.0)
-    run = 0.0
-    last = xf[0]
-    run += h[of[0]]
-    for j in range(1, n):
-        xi = xf[j]
-        if xi > last + thr32:
-            uu = run * run
-            den = j * (n - j)
-            if uu * (1.0 + 1e-12) > best * den:
-                gain = uu * (1.0 / den)
-                if gain > best:
-                    best = gain
-                    lo = last
-                    hi = xi
-        run += h[of[j]]
-        last = xi
-    return best, lo, hi
-
-
 def _grow_stage_impl(x, order, xs, g, max_depth, thr32, tie_rtol, eps):  # pragma: no cover - compiled
     """Grow one depth-``max_depth`` regression tree per row of ``g [G, n]`` (numba-compiled).
 
     ``x [n, F]`` float32 codes, ``order [F, n]`` int32 each feature's stable sort order, ``xs [F, n]``
-    float32 the sorted values. Per level, every feature's presorted order is scanned once; each active
-    node keeps its running left count and left sum of the node-centred gradient, and the split between
-    a node's previous sample ``p`` and the arriving sample ``i`` is evaluated (before ``i`` is added)
-    when ``x_i > x_p + FEATURE_THRESHOLD`` (float32, as scikit-learn). Strict ``>`` keeps the first
-    best position of a feature; the node follows the lowest feature index among features within a
-    relative ``tie_rtol`` of the best and shares the importance among them.
+    float32 the sorted values. The trees grow in lockstep, level by level: per level, every feature's
+    presorted order is scanned once for all trees together (the sample's node and node-centred
+    gradient in every tree sit side by side in ``scan [n, G]`` / ``h [n, G]``, so a sample costs one
+    cache line, not one per tree); each active node of each tree keeps its running left count and left
+    sum, and the split between a node's previous sample ``p`` and the arriving sample ``i`` is
+    evaluated (before ``i`` is added) when ``x_i > x_p + FEATURE_THRESHOLD`` (float32, as
+    scikit-learn). Every tree sees exactly the arithmetic of a scan of its own. Strict ``>`` keeps the
+    first best position of a feature; the node follows the lowest feature index among features
+    within a relative ``tie_rtol`` of the best and shares the importance among them.
     Returns ``(leaf [G, n], feature [G, D, W], threshold [G, D, W], importance [G, F], has_split [G])``.
     """
     gsz, n = g.shape
@@ -450,116 +429,149 @@ def _grow_stage_impl(x, order, xs, g, max_depth, thr32, tie_rtol, eps):  # pragm
     threshold = np.zeros((gsz, max_depth, wmax), dtype=np.float64)
     importance = np.zeros((gsz, nf), dtype=np.float64)
     has_split = np.zeros(gsz, dtype=np.bool_)
-    for b in _numba.prange(gsz):
-        gb = g[b]
-        nid = np.zeros(n, dtype=np.int64)  # node of every sample at the current level (slot)
-        scan = np.zeros(n, dtype=np.int64)  # nid, or -1 where the node is not split further
-        h = np.empty(n, dtype=np.float64)
-        size = np.zeros(wmax, dtype=np.int64)
-        active = np.zeros(wmax, dtype=np.bool_)
-        sums = np.zeros(wmax, dtype=np.float64)
-        cnt = np.zeros(wmax, dtype=np.int64)
-        run = np.zeros(wmax, dtype=np.float64)
-        lastx = np.zeros(wmax, dtype=np.float32)
-        bstk = np.zeros(wmax, dtype=np.float64)
-        lok = np.zeros(wmax, dtype=np.float32)
-        hik = np.zeros(wmax, dtype=np.float32)
-        bestf = np.zeros((wmax, nf), dtype=np.float64)
-        blo = np.zeros((wmax, nf), dtype=np.float32)
-        bhi = np.zeros((wmax, nf), dtype=np.float32)
-        featk = np.zeros(wmax, dtype=np.int64)
-        thrk = np.zeros(wmax, dtype=np.float64)
-        splitk = np.zeros(wmax, dtype=np.bool_)
-        level_imp = np.zeros(nf, dtype=np.float64)
-        size2 = np.zeros(2 * wmax, dtype=np.int64)
-        s1 = np.zeros(2 * wmax, dtype=np.float64)
-        s2 = np.zeros(2 * wmax, dtype=np.float64)
-        # root impurity (scikit-learn's node_impurity: mean(r^2) - mean(r)^2)
+    nid = np.zeros((gsz, n), dtype=np.int64)  # node of every sample at the current level (slot)
+    scan = np.full((n, gsz), -1, dtype=np.int16)  # nid, or -1 where the node is not split further
+    h = np.zeros((n, gsz), dtype=np.float64)  # node-centred gradient
+    size = np.zeros((gsz, wmax), dtype=np.int64)
+    active = np.zeros((gsz, wmax), dtype=np.bool_)
+    sums = np.zeros(wmax, dtype=np.float64)
+    cnt = np.zeros((gsz, wmax), dtype=np.int64)
+    run = np.zeros((gsz, wmax), dtype=np.float64)
+    lastx = np.zeros((gsz, wmax), dtype=np.float32)
+    bstk = np.zeros((gsz, wmax), dtype=np.float64)
+    lok = np.zeros((gsz, wmax), dtype=np.float32)
+    hik = np.zeros((gsz, wmax), dtype=np.float32)
+    bestf = np.zeros((gsz, wmax, nf), dtype=np.float64)
+    blo = np.zeros((gsz, wmax, nf), dtype=np.float32)
+    bhi = np.zeros((gsz, wmax, nf), dtype=np.float32)
+    featk = np.zeros((gsz, wmax), dtype=np.int64)
+    thrk = np.zeros((gsz, wmax), dtype=np.float64)
+    splitk = np.zeros((gsz, wmax), dtype=np.bool_)
+    level_imp = np.zeros(nf, dtype=np.float64)
+    size2 = np.zeros(2 * wmax, dtype=np.int64)
+    s1 = np.zeros(2 * wmax, dtype=np.float64)
+    s2 = np.zeros(2 * wmax, dtype=np.float64)
+    tree_active = np.zeros(gsz, dtype=np.bool_)
+    for b in range(gsz):  # root impurity (scikit-learn's node_impurity: mean(r^2) - mean(r)^2)
         t1 = 0.0
         t2 = 0.0
         for i in range(n):
-            t1 += gb[i]
-            t2 += gb[i] * gb[i]
-        size[0] = n
-        active[0] = (t2 / n - (t1 / n) ** 2 > eps) and n >= 2
-        for depth in range(max_depth):
-            m = 1 << depth
-            any_active = False
+            t1 += g[b, i]
+            t2 += g[b, i] * g[b, i]
+        size[b, 0] = n
+        active[b, 0] = (t2 / n - (t1 / n) ** 2 > eps) and n >= 2
+    for depth in range(max_depth):
+        m = 1 << depth
+        any_tree = False
+        for b in range(gsz):
+            splitk[b, :m] = False
+            tree_active[b] = False
             for k in range(m):
-                if active[k]:
-                    any_active = True
-            splitk[:m] = False
-            if any_active:
-                sums[:m] = 0.0
+                if active[b, k]:
+                    tree_active[b] = True
+            if not tree_active[b]:
                 for i in range(n):
-                    sums[nid[i]] += gb[i]
-                for i in range(n):
-                    k = nid[i]
-                    h[i] = gb[i] - sums[k] / max(size[k], 1)
-                    scan[i] = k if active[k] else -1
-                for f in range(nf):
-                    if depth == 0:  # one node: the running sums stay in registers
-                        bestf[0, f], blo[0, f], bhi[0, f] = _scan_root(order[f], xs[f], h, n, thr32)
-                        continue
-                    cnt[:m] = 0
-                    run[:m] = 0.0
-                    bstk[:m] = 0.0
-                    of = order[f]
-                    xf = xs[f]
+                    scan[i, b] = -1
+                continue
+            any_tree = True
+            sums[:m] = 0.0
+            for i in range(n):
+                sums[nid[b, i]] += g[b, i]
+            for i in range(n):
+                k = nid[b, i]
+                h[i, b] = g[b, i] - sums[k] / max(size[b, k], 1)
+                scan[i, b] = k if active[b, k] else -1
+        if any_tree:
+            for f in range(nf):
+                of = order[f]
+                xf = xs[f]
+                if depth == 0:  # one node per tree: no node lookups
+                    i0 = of[0]
+                    for b in range(gsz):
+                        run[b, 0] = 0.0 + h[i0, b]
+                        bstk[b, 0] = 0.0
+                        lok[b, 0] = 0.0
+                        hik[b, 0] = 0.0
+                    last = xf[0]
+                    for j in range(1, n):
+                        xi = xf[j]
+                        if xi > last + thr32:
+                            den = j * (n - j)
+                            for b in range(gsz):
+                                u = run[b, 0]
+                                uu = u * u
+                                if uu * (1.0 + 1e-12) > bstk[b, 0] * den:  # cheap test first
+                                    gain = uu * (1.0 / den)
+                                    if gain > bstk[b, 0]:
+                                        bstk[b, 0] = gain
+                                        lok[b, 0] = last
+                                        hik[b, 0] = xi
+                        i = of[j]
+                        for b in range(gsz):
+                            run[b, 0] += h[i, b]
+                        last = xi
+                else:
+                    cnt[:, :m] = 0
+                    run[:, :m] = 0.0
+                    bstk[:, :m] = 0.0
                     for j in range(n):
                         i = of[j]
-                        k = scan[i]
-                        if k < 0:
-                            continue
                         xi = xf[j]
-                        c = cnt[k]
-                        if c > 0 and xi > lastx[k] + thr32:
-                            u = run[k]
-                            uu = u * u
-                            den = c * (size[k] - c)
-                            if uu * (1.0 + 1e-12) > bstk[k] * den:  # cheap test first
-                                gain = uu * (1.0 / den)
-                                if gain > bstk[k]:
-                                    bstk[k] = gain
-                                    lok[k] = lastx[k]
-                                    hik[k] = xi
-                        run[k] += h[i]
-                        cnt[k] = c + 1
-                        lastx[k] = xi
+                        for b in range(gsz):
+                            k = scan[i, b]
+                            if k < 0:
+                                continue
+                            c = cnt[b, k]
+                            if c > 0 and xi > lastx[b, k] + thr32:
+                                u = run[b, k]
+                                uu = u * u
+                                den = c * (size[b, k] - c)
+                                if uu * (1.0 + 1e-12) > bstk[b, k] * den:  # cheap test first
+                                    gain = uu * (1.0 / den)
+                                    if gain > bstk[b, k]:
+                                        bstk[b, k] = gain
+                                        lok[b, k] = lastx[b, k]
+                                        hik[b, k] = xi
+                            run[b, k] += h[i, b]
+                            cnt[b, k] = c + 1
+                            lastx[b, k] = xi
+                for b in range(gsz):
                     for k in range(m):
-                        bestf[k, f] = bstk[k]
-                        blo[k, f] = lok[k]
-                        bhi[k, f] = hik[k]
+                        bestf[b, k, f] = bstk[b, k]
+                        blo[b, k, f] = lok[b, k]
+                        bhi[b, k, f] = hik[b, k]
+        for b in range(gsz):
+            if tree_active[b]:
                 level_imp[:] = 0.0
                 for k in range(m):
-                    if not active[k]:
+                    if not active[b, k]:
                         continue
                     best = 0.0
                     for f in range(nf):
-                        if bestf[k, f] > best:
-                            best = bestf[k, f]
+                        if bestf[b, k, f] > best:
+                            best = bestf[b, k, f]
                     if best <= 0.0:
                         continue
                     lim = best * (1 - tie_rtol)
                     ft = -1
                     ntied = 0
                     for f in range(nf):
-                        if bestf[k, f] >= lim:
+                        if bestf[b, k, f] >= lim:
                             ntied += 1
                             if ft < 0:
                                 ft = f
-                    credit = size[k] * best / n / ntied
+                    credit = size[b, k] * best / n / ntied
                     for f in range(nf):
-                        if bestf[k, f] >= lim:
+                        if bestf[b, k, f] >= lim:
                             level_imp[f] += credit
-                    lo = np.float64(blo[k, ft])
-                    hi = np.float64(bhi[k, ft])
+                    lo = np.float64(blo[b, k, ft])
+                    hi = np.float64(bhi[b, k, ft])
                     t = lo / 2.0 + hi / 2.0
                     if t == hi or t == np.inf or t == -np.inf:
                         t = lo
-                    splitk[k] = True
-                    featk[k] = ft
-                    thrk[k] = t
+                    splitk[b, k] = True
+                    featk[b, k] = ft
+                    thrk[b, k] = t
                     feature[b, depth, k] = ft
                     threshold[b, depth, k] = t
                 for f in range(nf):
@@ -570,22 +582,23 @@ def _grow_stage_impl(x, order, xs, g, max_depth, thr32, tie_rtol, eps):  # pragm
             s1[:m2] = 0.0
             s2[:m2] = 0.0
             for i in range(n):
-                k = nid[i]
+                k = nid[b, i]
                 k2 = 2 * k
-                if splitk[k] and np.float64(x[i, featk[k]]) > thrk[k]:
+                if splitk[b, k] and np.float64(x[i, featk[b, k]]) > thrk[b, k]:
                     k2 += 1
-                nid[i] = k2
+                nid[b, i] = k2
                 if depth + 1 < max_depth:
                     size2[k2] += 1
-                    s1[k2] += gb[i]
-                    s2[k2] += gb[i] * gb[i]
+                    s1[k2] += g[b, i]
+                    s2[k2] += g[b, i] * g[b, i]
             if depth + 1 < max_depth:
                 for k2 in range(m2):
                     c2 = max(size2[k2], 1)
                     var2 = s2[k2] / c2 - (s1[k2] / c2) ** 2
-                    size[k2] = size2[k2]
-                    active[k2] = size2[k2] >= 2 and var2 > eps
-        leaf[b] = nid
+                    size[b, k2] = size2[k2]
+                    active[b, k2] = size2[k2] >= 2 and var2 > eps
+    for b in range(gsz):
+        leaf[b] = nid[b]
         has_split[b] = feature[b, 0, 0] >= 0
     return leaf, feature, threshold, importance, has_split
 
@@ -697,7 +710,6 @@ def _boost_impl(x, order, xs, xt, onehot, first, width, scale, raw, raw_test, im
 
 
 if _numba is not None:
-    _scan_root = _numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(_scan_root_impl)
     _grow_stage_nb = _numba.njit(cache=True, nogil=True, error_model="numpy")(_grow_stage_impl)
     _apply_nb = _numba.njit(cache=True, nogil=True, error_model="numpy")(_apply_impl)
     _leaf_values_nb = _numba.njit(cache=True, nogil=True, error_model="numpy")(_leaf_values_impl)
@@ -797,6 +809,8 @@ def fit_gbts(
         xt32 = torch.as_tensor(np.asarray(test_codes, dtype=np.float64).astype(np.float32), device=dev)
     if n_jobs < 1:
         raise MetricError(f"fit_gbts: n_jobs must be >= 1, got {n_jobs}")
+    if not 1 <= max_depth <= 15:
+        raise MetricError(f"fit_gbts: max_depth must be in [1, 15], got {max_depth}")
     if backend == "numba":  # the compiled driver sets the denormal flush in its own thread(s)
         return _fit(ps, f, xt32, n, n_estimators, learning_rate, max_depth, keep_trees, keep_raw, progress, n_jobs)
     prev_threads = torch.get_num_threads()
