@@ -88,10 +88,16 @@ REFERENCE_DSPRITES = (
     "frame-vae-dsprites-dynamic", "lambda-beta-vae-dsprites-dynamic", "lstm-vae-dsprites-dynamic",
     "skd-dsprites-dynamic",
 )
+REFERENCE_SPRITES = (
+    "beta-vae-sprites", "c-dsvae-sprites", "content-motion-vae-sprites", "dsvae-sprites", "frame-vae-sprites",
+    "lambda-beta-vae-sprites", "lstm-vae-sprites", "skd-sprites",
+)
 
 
-def encode_reference_codes(codes_dir: Path, names=REFERENCE_DSPRITES, dataset: str = "dsprites-dynamic") -> None:
+def encode_reference_codes(codes_dir: Path, names=REFERENCE_DSPRITES) -> None:
     """Encode reference submissions as the evaluation runner does and save the DCI codes.
+
+    Each submission on the dataset its name ends with (``-sprites`` or ``-dsprites-dynamic``).
 
     Train: the runner's seeded subset of ``EXPLORE_TRAIN`` train sequences (``EvalContext.subset`` with
     seed 0); test: the full test split. Codes = ``[static, mean over frames of dynamic]``
@@ -104,15 +110,16 @@ def encode_reference_codes(codes_dir: Path, names=REFERENCE_DSPRITES, dataset: s
     from msd_bench.harness.suite import EXPLORE_TRAIN
 
     codes_dir.mkdir(parents=True, exist_ok=True)
-    ds = open_dataset(dataset, progress=False)
-    cols = [f.index for f in ds.factors if not f.ignore]
-    tr = ds.indices("train")
-    if EXPLORE_TRAIN < tr.size:
-        tr = np.sort(np.random.default_rng(0).choice(tr, size=EXPLORE_TRAIN, replace=False))
-    splits = {"train": tr, "test": ds.indices("test")}
-    labels = ds.labels()
     root = Path(__file__).resolve().parents[1] / "submissions"
     for name in names:
+        dataset = "dsprites-dynamic" if name.endswith("-dsprites-dynamic") else "sprites"
+        ds = open_dataset(dataset, progress=False)
+        cols = [f.index for f in ds.factors if not f.ignore]
+        tr = ds.indices("train")
+        if EXPLORE_TRAIN < tr.size:
+            tr = np.sort(np.random.default_rng(0).choice(tr, size=EXPLORE_TRAIN, replace=False))
+        splits = {"train": tr, "test": ds.indices("test")}
+        labels = ds.labels()
         model = load_submission(root / name, dataset, trust_code=True)
         model = getattr(model, "model", model)
         for split, idx in splits.items():
@@ -190,10 +197,10 @@ def gbt_compare(console, codes_dir: Path, include_synthetic: bool = True, names=
     console.print(f"  numba JIT, first fit in this process (compile, or load from __pycache__): {jit_warmup():.2f} s "
                   "(not in 'ours s')")
     table = Table(title="DCI: scikit-learn GradientBoostingClassifier vs msd_bench.metrics.gbt (one run)")
-    for col in ("codes", "train x dims, factors (classes)", "sklearn s", "ours s", "ratio",
-                "|dD|", "|dC|", "|dI train|", "|dI test|", "D / C / I_test (ours)"):
+    for col in ("codes", "train x dims, factors (classes)", "sklearn s", "ours s", "ratio", "ours 2 threads s",
+                "ratio 2 threads", "|dD|", "|dC|", "|dI train|", "|dI test|", "D / C / I_test (ours)"):
         table.add_column(col, justify="left" if col == "codes" else "right")
-    tot_sk = tot_ours = 0.0
+    tot_sk = tot_ours = tot_two = 0.0
     worst = np.zeros(4)
     for name, c, f, tc, tf in cases:
         t0 = time.perf_counter()
@@ -202,16 +209,23 @@ def gbt_compare(console, codes_dir: Path, include_synthetic: bool = True, names=
         t0 = time.perf_counter()
         ours = _dci_from(*R.gbt_importance(c, f, tc, tf))
         t_ours = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        two = _dci_from(*R.gbt_importance(c, f, tc, tf, n_jobs=2))  # factors side by side: the same model
+        t_two = time.perf_counter() - t0
+        assert np.array_equal(two, ours)
         tot_sk += t_sk
         tot_ours += t_ours
+        tot_two += t_two
         diff = np.abs(ours - ref)
         worst = np.maximum(worst, diff)
         classes = ",".join(str(len(np.unique(f[:, k]))) for k in range(f.shape[1]))
         table.add_row(name, f"{c.shape[0]} x {c.shape[1]}, {f.shape[1]} ({classes})", f"{t_sk:.1f}",
-                      f"{t_ours:.2f}", f"{t_sk / t_ours:.1f}x", *(f"{v:.4f}" for v in diff),
+                      f"{t_ours:.2f}", f"{t_sk / t_ours:.1f}x", f"{t_two:.2f}", f"{t_sk / t_two:.1f}x",
+                      *(f"{v:.4f}" for v in diff),
                       f"{ours[0]:.3f} / {ours[1]:.3f} / {ours[3]:.3f}")
         console.print(f"  {name}: sklearn {t_sk:.1f} s, ours {t_ours:.2f} s, max diff {diff.max():.4f}")
     table.add_row("all cases", "", f"{tot_sk:.1f}", f"{tot_ours:.2f}", f"{tot_sk / max(tot_ours, 1e-9):.1f}x",
+                  f"{tot_two:.2f}", f"{tot_sk / max(tot_two, 1e-9):.1f}x",
                   *(f"{v:.4f}" for v in worst), "")
     return table
 
@@ -281,7 +295,8 @@ def main() -> None:
     ap.add_argument("--encode", action="store_true", help="(re)write --codes-dir from the reference submissions")
     ap.add_argument("--no-synthetic", action="store_true", help="part 0 without the synthetic cases")
     ap.add_argument("--names", default=",".join(REFERENCE_DSPRITES),
-                    help="part 0: comma-separated reference submissions to compare (default: all 7)")
+                    help="part 0: comma-separated reference submissions to compare (default: the 7 "
+                         "dsprites-dynamic ones; the 8 sprites ones: " + ",".join(REFERENCE_SPRITES) + ")")
     ap.add_argument("--gbt-timing", action="store_true", help="only the fast GBT on realistic sizes")
     args = ap.parse_args()
 
@@ -295,7 +310,7 @@ def main() -> None:
     rows: list[tuple[str, str, str]] = []
     if args.gbt_compare or args.gbt_timing:
         if args.encode:
-            encode_reference_codes(args.codes_dir)
+            encode_reference_codes(args.codes_dir, args.names.split(","))
         if args.gbt_compare:
             console.print(gbt_compare(console, args.codes_dir, not args.no_synthetic, args.names.split(",")))
         if args.gbt_timing:
