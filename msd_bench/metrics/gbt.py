@@ -45,8 +45,9 @@ Deviations (documented in docs/metrics.md):
   1e-7 of each other. The numba path compares neighbours within each node, as scikit-learn;
 - sums are computed in a different order (float64 round-off, ~1e-16 relative).
 
-The split search on CPU (numba, :func:`_grow_stage_impl`): per tree and level, each feature's
-presorted order is scanned once; every active node keeps its running left count and left sum of the
+The split search on CPU (numba, :func:`_grow_stage_impl`): the trees of a stage grow in lockstep;
+per level, each feature's presorted order is scanned once for all trees (a sample's node id and
+gradient in every tree side by side); every active node of every tree keeps its running left count and left sum of the
 node-centred gradient, and when sample ``i`` of node ``t`` arrives the split between ``t``'s previous
 sample ``p`` and ``i`` is evaluated first (if ``x_i > x_p + FEATURE_THRESHOLD``, with the sums before
 ``i``), gain :math:`U^2 \cdot (1 / (c (n_t - c)))`; strict ``>`` keeps the first best position; the
