@@ -137,6 +137,17 @@ def test_gbt_map_msd_definition_fit_on_train_scored_on_test():
     assert np.array_equal(again.assignment, cmap.assignment) and again.test_accuracy == cmap.test_accuracy
 
 
+def test_threads_give_the_same_map_and_accuracies():
+    """n_jobs fits the factor columns, the refits and the probes side by side: nothing changes."""
+    c, f = _codes(600, 2)
+    ct, ft = _codes(300, 3)
+    one = explore_channels(c, f, ct, ft, factor_names=["a", "b"])
+    two = explore_channels(c, f, ct, ft, factor_names=["a", "b"], n_jobs=2)
+    assert np.array_equal(one.assignment, two.assignment) and np.array_equal(one.importance, two.importance)
+    assert one.test_accuracy == two.test_accuracy and one.assigned_accuracy == two.assigned_accuracy
+    assert one.linear_probe_accuracy == two.linear_probe_accuracy
+
+
 def test_constant_channel_is_unassigned_not_silently_given_away():
     c, f = _codes(400, 2)
     c[:, 4] = 1.5

@@ -224,13 +224,14 @@ class ChannelMap:
 
 
 def linear_probe_accuracy(codes: np.ndarray, factors: np.ndarray, test_codes: np.ndarray,
-                          test_factors: np.ndarray, max_iter: int = 200) -> np.ndarray:
+                          test_factors: np.ndarray, max_iter: int = 200, n_jobs: int = 1) -> np.ndarray:
     r"""Test accuracy ``[K]`` of a linear probe per factor.
 
     Codes are standardised with the train mean and std (constant columns left at 0); per factor a
     multinomial logistic regression (scikit-learn ``LogisticRegression(max_iter=200)``, L2, C = 1,
     lbfgs) is fit on the train split and scored on the test split:
     :math:`\mathrm{acc}_k = \frac1M \sum_i 1[\arg\max_c (W_k z_i + b_k)_c = y_{ik}]`.
+    ``n_jobs`` threads fit the factors side by side (BLAS single-threaded in each; the same models).
     """
     import warnings
 
@@ -238,13 +239,17 @@ def linear_probe_accuracy(codes: np.ndarray, factors: np.ndarray, test_codes: np
     from threadpoolctl import threadpool_limits
 
     xn, txn = _standardize(codes, test_codes)
-    out = np.zeros(factors.shape[1])
+
+    def probe(k: int) -> float:
+        clf = LogisticRegression(max_iter=max_iter).fit(xn, factors[:, k])
+        return float(np.mean(clf.predict(txn) == test_factors[:, k]))
+
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: a probe, not a tuned model
-        for k in range(factors.shape[1]):
-            clf = LogisticRegression(max_iter=max_iter).fit(xn, factors[:, k])
-            out[k] = float(np.mean(clf.predict(txn) == test_factors[:, k]))
-    return out
+        if n_jobs > 1 and factors.shape[1] > 1:
+            with ThreadPoolExecutor(max_workers=min(n_jobs, factors.shape[1])) as pool:
+                return np.asarray(list(pool.map(probe, range(factors.shape[1]))), dtype=np.float64)
+        return np.asarray([probe(k) for k in range(factors.shape[1])], dtype=np.float64)
 
 
 def features_from_latents(static, dynamic) -> tuple[np.ndarray, np.ndarray]:
@@ -411,7 +416,7 @@ def explore_channels(
             accs = [refit(k) for k in range(len(names))]
         assigned_acc = dict(zip(names, accs, strict=True))
         if linear_probe:
-            acc = linear_probe_accuracy(c, f, tc, tf)
+            acc = linear_probe_accuracy(c, f, tc, tf, n_jobs=n_jobs)
             probe_acc = {names[k]: float(acc[k]) for k in range(f.shape[1])}
     return ChannelMap(
         factor_names=names,
