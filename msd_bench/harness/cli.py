@@ -316,14 +316,17 @@ def submit(
         raise ExecutorError(f"unknown --executor {executor!r}; expected one of: {', '.join(EXECUTORS)}")
     log = lambda s: err_console.print(f"[dim]{escape(s)}[/]")  # noqa: E731
     if executor == "inprocess":
+        from .._cli_utils import EvalProgress
         from .submit import submit as run_submit
 
         results = []
         for i, p in enumerate(path):  # today's sequential run; the board is built once at the end
-            results += run_submit(
-                p, store, datasets=dataset or None, device=device, trust_code=trust_code, size=size, limit=limit,
-                seed=seed, metrics=metrics, rebuild=not no_build and i == len(path) - 1, log=log,
-            )
+            with EvalProgress(str(p)) as bar:  # a group bar (plain periodic lines without a terminal)
+                results += run_submit(
+                    p, store, datasets=dataset or None, device=device, trust_code=trust_code, size=size,
+                    limit=limit, seed=seed, metrics=metrics, rebuild=not no_build and i == len(path) - 1, log=log,
+                    progress=bar.group,
+                )
         for r in results:
             print_result(r)
         return
