@@ -59,10 +59,14 @@ def init(
     folder: Path = typer.Argument(..., help="New (or empty) folder to write the submission into."),
     fmt: str = typer.Option("torch", "--format", "-f", help="torch (safetensors + model.py) or onnx (graphs)."),
     dataset: str = typer.Option("sprites", "--dataset", "-d", help="Built-in dataset the model is for."),
-    name: str | None = typer.Option(None, "--name", help="Submission name [default: the folder's name]."),
+    name: str | None = typer.Option(
+        None, "--name", help="Submission name (default: the folder's name made a valid name)."
+    ),
     static_dim: int = typer.Option(8, "--static-dim", help="S, the size of the static code."),
     dynamic_dim: int = typer.Option(4, "--dynamic-dim", help="D, the per-frame size of the dynamic code."),
-    author: list[str] | None = typer.Option(None, "--author", help="Author name for the manifest (repeatable)."),
+    author: list[str] | None = typer.Option(
+        None, "--author", help="Author name for the manifest (repeatable; default: 'Your Name', to replace)."
+    ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the initial weights."),
 ) -> None:
     """Write a submission folder to start from: it validates and evaluates as written.
