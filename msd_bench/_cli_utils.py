@@ -71,8 +71,9 @@ class EvalProgress:
     On a terminal: a rich bar over the metric groups and, under it, one over the forward passes of
     the current group (the count moves per batch; its total is shown when known, else the bar pulses).
     Without a terminal (CI logs, pipes): plain lines on ``console`` — one when a group starts, then one
-    every ``interval_s`` seconds while it runs (from a timer thread, so a group that spends minutes in
-    a fit without forward passes still prints), and one with the group's time when it ends.
+    every ``interval_s`` seconds (how long ago the current group started, its forward passes so far;
+    from a timer thread, so a group that spends minutes in a fit without forward passes still
+    prints), and one with the group's time when it ends.
     """
 
     def __init__(self, label: str, *, console: Console | None = None, enabled: bool = True,
@@ -170,4 +171,7 @@ class EvalProgress:
             if group is None:
                 continue
             count = f"{passes}/{of}" if of is not None else str(passes)
-            self._line(f"{group} ({done + 1}/{total}) running {self._elapsed(since):.1f} s, {count} forward passes")
+            # "since it started", not "running": after the last group the caller may do other work (submit times
+            # the model) and the line must stay true
+            self._line(f"{group} ({done + 1}/{total}) started {self._elapsed(since):.1f} s ago, {count} forward "
+                       "passes since")
