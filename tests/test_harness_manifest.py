@@ -10,7 +10,13 @@ from typer.testing import CliRunner
 
 from msd_bench.cli import app
 from msd_bench.errors import ManifestError
-from msd_bench.harness.manifest import load_manifest, manifest_schema_text, parse_manifest
+from msd_bench.harness.manifest import (
+    ManifestProblems,
+    load_manifest,
+    manifest_problems,
+    manifest_schema_text,
+    parse_manifest,
+)
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -122,3 +128,100 @@ def test_schema_check_detects_stale_file(tmp_path):
     assert result.exit_code == 2 and "stale JSON Schema" in result.output
     assert runner.invoke(app, ["schema", "--out-dir", str(tmp_path)]).exit_code == 0
     assert (tmp_path / "submission.schema.json").read_text() == manifest_schema_text()
+
+
+# ----------------------------------------------------------------- every problem at once, with hints
+def _problems(data) -> list[str]:
+    with pytest.raises(ManifestProblems) as info:
+        parse_manifest(data)
+    assert isinstance(info.value, ManifestError) and info.value.exit_code == 2
+    assert all("\n" not in p for p in info.value.problems)
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("data", "needles"),
+    [
+        (good(version=0.1), ["version: got the number 0.1", 'quote it: version: "0.1"']),
+        (good(version=1), ["version: got the number 1", 'quote it: version: "1"']),
+        (good(name=True), ["name: got True", "boolean"]),
+        (good(name="My Model"), ["name: got 'My Model'", "upper-case letters and spaces", "try 'my-model'"]),
+        (good(name="MyModel"), ["upper-case letters", "try 'mymodel'"]),
+        (good(licence="MIT"), ["unknown field 'licence'", "did you mean 'license'?"]),
+        (good(format="pytorch"), ["format: got 'pytorch'", "did you mean 'torch'?"]),
+        (good(format="ONNX"), ["format: got 'ONNX'", "did you mean 'onnx'?"]),
+        (good(interface_version="1"), ["interface_version: got the string '1'", "interface_version: 1"]),
+        (good(authors="Ada Lovelace"), ["authors: got the single string", "authors: [Ada Lovelace]"]),
+        (good(static_dim=8), ["unknown field 'static_dim'", "belongs under datasets.<dataset>"]),
+        (good(sprites={}), ["unknown field 'sprites'", "dataset entries go under datasets:"]),
+        (
+            good(datasets={"Sprites": {"static_dim": 8, "dynamic_dim": 4, "encoder": "e", "decoder": "d"}}),
+            ["key 'Sprites' of datasets", "the built-in dataset is 'sprites'"],
+        ),
+        (
+            good(datasets={"sprites": {"static_dims": 8, "dynamic_dim": 4, "encoder": "e", "decoder": "d"}}),
+            ["unknown field 'datasets.sprites.static_dims'", "did you mean 'static_dim'?",
+             "required field 'datasets.sprites.static_dim' is missing"],
+        ),
+        (
+            good(datasets={"sprites": {"static_dim": "8", "dynamic_dim": 4.0, "encoder": "e", "decoder": "d"}}),
+            ["got the string '8'", "static_dim: 8", "got 4.0", "dynamic_dim: 4 without a decimal point"],
+        ),
+        (
+            good(format="torch", datasets={"s": {"static_dim": 2, "dynamic_dim": 2, "weights": "m.safetensors",
+                                                 "entry_point": "model.py"}}),
+            ["entry_point must look like 'module:function'", "model:build"],
+        ),
+        (
+            good(datasets={"s": {"static_dim": 2, "dynamic_dim": 2, "encoder": "e", "decoder": "d",
+                                 "weights": "w.safetensors"}}),
+            ["datasets.s.weights is only allowed for format torch (this manifest says format: onnx)"],
+        ),
+        ({k: v for k, v in good().items() if k != "version"}, ['required field \'version\' is missing',
+                                                               'version: "1.0.0"']),
+    ],
+)
+def test_each_common_slip_gets_its_hint(data, needles):
+    text = "\n".join(_problems(data))
+    for needle in needles:
+        assert needle in text, (needle, text)
+
+
+def test_every_problem_is_reported_at_once():
+    data = good(name="My Model", version=0.1, licence="MIT", format="pytorch")
+    del data["license"]
+    problems = _problems(data)
+    assert len(problems) == 5, problems
+    for needle in ("name:", "version:", "'licence'", "'license' is missing", "format:"):
+        assert sum(needle in p for p in problems) == 1, (needle, problems)
+    # the format-dependent rules run too when field errors stop pydantic's model validator
+    data = good(version=0.1, datasets={"sprites": {"static_dim": 8, "dynamic_dim": 4, "encoder": "e"}})
+    text = "\n".join(_problems(data))
+    assert "version: got the number 0.1" in text and "datasets.sprites.decoder is required for format onnx" in text
+
+
+def test_one_problem_is_one_line_several_are_one_line_each():
+    one = str(pytest.raises(ManifestError, parse_manifest, good(version=0.1)).value)
+    assert "\n" not in one and one.startswith("submission.yaml: version:")
+    many = str(pytest.raises(ManifestError, parse_manifest, good(version=0.1, name="X Y")).value)
+    lines = many.splitlines()
+    assert lines[0] == "submission.yaml: 2 problems:" and len(lines) == 3
+    assert lines[1].startswith("  name:") and lines[2].startswith("  version:")
+
+
+def test_validate_cli_prints_every_problem_and_exits_2(tmp_path):
+    folder = write(tmp_path / "s", "name: My Model\nversion: 0.1\nauthors: [a]\nlicence: MIT\nformat: onnx\n"
+                   "interface_version: 1\ndatasets:\n  sprites: {static_dim: 8, dynamic_dim: 4, encoder: e.onnx}\n")
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 2, result.output
+    out = result.output
+    assert "5 problems:" in out, out
+    for needle in ("try 'my-model'", 'version: "0.1"', "did you mean 'license'?", "license' is missing",
+                   "decoder is required for format onnx"):
+        assert needle in out, (needle, out)
+    assert "Traceback" not in out
+
+
+def test_valid_manifest_has_no_problems():
+    assert manifest_problems(good()) == []
+    assert parse_manifest(good()).name == "my-model"

@@ -56,6 +56,8 @@ def test_full_run_writes_a_complete_result(env):
     saved = json.loads((out / RESULT_FILE).read_text())
     assert saved["status"] == "complete" and saved["submission"]["name"] == "example-onnx"
     assert saved["groups"].keys() == set(FAST)
+    for group in FAST:  # the static table behind `--metrics NAME` and `metrics list --groups` is what runs
+        assert saved["groups"][group] == list(suite.GROUP_METRICS[group]), group
     for pic in ("reconstruction.png", "reconstruction.gif", "swap.png", "samples.png", "factor_swap.png"):
         assert (out / pic).is_file(), pic
     assert result.timing.model_s > 0 and result.timing.judge_s > 0 and result.timing.overhead >= 1.0
@@ -130,7 +132,7 @@ def test_python_model_mid_training(env):
     ("kwargs", "error", "needle"),
     [
         ({"dataset": "nope"}, DatasetError, "nope"),
-        ({"metrics": ["nonsense"]}, MetricError, "unknown metric group 'nonsense'"),
+        ({"metrics": ["nonsense"]}, MetricError, "unknown metric or group 'nonsense'"),
         ({"device": "cuda"}, DeviceError, "cuda"),
         ({"dataset": "moving-digits"}, SubmissionError, "does not declare dataset 'moving-digits'"),
     ],
@@ -172,7 +174,7 @@ def test_unwritable_out(env, tmp_path):
     ("args", "needle"),
     [
         (["--dataset", "nope"], "unknown dataset"),
-        (["--metrics", "bogus"], "unknown metric group"),
+        (["--metrics", "bogus"], "unknown metric or group 'bogus'"),
         (["--dataset", "dsprites-static"], "does not declare dataset"),
     ],
 )
@@ -208,3 +210,46 @@ def test_repeats_give_mean_and_std_over_seeds(env):
     assert both[name].n == 2 and both[name].std is not None
     assert both[name].details["repeats"] == [single[0][name].value, single[1][name].value]
     assert both["mse"].n > 2 and both["mse"].std is None  # deterministic groups are not repeated
+
+
+def test_evaluate_cli_without_a_terminal_prints_plain_progress_lines(env, tmp_path):
+    _, sub = env
+    res = runner.invoke(app, ["evaluate", "--submission", str(sub), "--size", "small", "--limit", str(LIMIT),
+                              "--batch-size", "16", "--device", "cpu", "--no-pictures", "--out", str(tmp_path / "o"),
+                              "--metrics", "reconstruction,static_dynamic_swap"])
+    assert res.exit_code == 0, res.output
+    lines = [ln.split("] ", 1)[1] for ln in res.output.splitlines() if "] example-onnx on sprites: " in ln]
+    # the periodic lines depend on the machine's speed; the others come in a fixed order
+    events = [ln.removeprefix("example-onnx on sprites: ").split(" (")[0] for ln in lines if " ago, " not in ln]
+    assert events == ["reconstruction", "reconstruction done", "static_dynamic_swap", "static_dynamic_swap done"]
+    assert lines[0] == "example-onnx on sprites: reconstruction (1/2) started"
+
+
+def test_progress_reporter_periodic_lines_and_bars():
+    import io
+    import time
+
+    from rich.console import Console
+
+    from msd_bench._cli_utils import EvalProgress
+
+    buf = io.StringIO()
+    with EvalProgress("m on d", console=Console(file=buf, width=200), interval_s=0.01) as p:
+        p.group("reconstruction", 0, 2)
+        p.batch("reconstruction", 3, None)
+        deadline = time.monotonic() + 10
+        while " ago, " not in buf.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the timer thread prints while a group runs, forward passes or not
+        p.group("msd", 1, 2)
+        p.batch("msd", 4, 9)
+    text = buf.getvalue()
+    assert "m on d: reconstruction (1/2) started " in text and " s ago, 3 forward passes since" in text
+    assert "m on d: reconstruction done (" in text and "m on d: msd (2/2) started" in text
+    assert text.rstrip().splitlines()[-1].split("] ", 1)[1].startswith("m on d: msd done (")
+    tty = EvalProgress("m on d", console=Console(file=io.StringIO(), force_terminal=True, width=120))
+    with tty as p:  # on a terminal: a bar over the groups and one over the group's forward passes
+        p.group("msd", 1, 2)
+        p.batch("msd", 4, 9)
+        groups, passes = p._bar.tasks
+        assert (groups.completed, groups.total, groups.description) == (1, 2, "m on d: msd")
+        assert (passes.completed, passes.total) == (4, 9)

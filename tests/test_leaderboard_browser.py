@@ -3,7 +3,9 @@
 Chromium runs with ``--remote-debugging-pipe`` (DevTools messages over fds 3/4, NUL-separated JSON), so
 no websocket client, playwright or selenium is needed. The test clicks a column header with real mouse
 events, checks that the row order changed to the expected one, types into the filter, switches tabs,
-and takes a screenshot (kept in ``$MSD_BENCH_SCREENSHOT_DIR`` when set).
+and takes a screenshot (kept in ``$MSD_BENCH_SCREENSHOT_DIR`` when set); a second test checks, on a
+board with the real key scores' long names and many pictures, that the board opens on the main
+dataset and that its key columns fit a 1280 px window.
 
 Skipped only when chromium is absent and ``CI`` is not set; in CI a missing chromium fails.
 """
@@ -177,25 +179,32 @@ def board(tmp_path) -> Path:
     return html
 
 
+def _open(browser: Chromium, page: Path, width: int = 1280, height: int = 900) -> None:
+    target = browser.send("Target.createTarget", {"url": "about:blank"}, session=False)
+    attached = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, session=False)
+    browser.session = attached["sessionId"]
+    browser.send("Page.enable")
+    browser.send("Runtime.enable")
+    viewport = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    browser.send("Emulation.setDeviceMetricsOverride", viewport)
+    browser.send("Page.navigate", {"url": page.resolve().as_uri()})
+    browser.wait_event("Page.loadEventFired")
+
+
 def test_sort_filter_tabs_and_screenshot_in_headless_chromium(board, tmp_path):
     browser = Chromium(tmp_path / "profile")
     try:
-        target = browser.send("Target.createTarget", {"url": "about:blank"}, session=False)
-        attached = browser.send(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, session=False
-        )
-        browser.session = attached["sessionId"]
-        browser.send("Page.enable")
-        browser.send("Runtime.enable")
-        viewport = {"width": 1400, "height": 900, "deviceScaleFactor": 1, "mobile": False}
-        browser.send("Emulation.setDeviceMetricsOverride", viewport)
-        browser.send("Page.navigate", {"url": board.resolve().as_uri()})
-        browser.wait_event("Page.loadEventFired")
+        _open(browser, board)
 
-        # Tabs are in dataset order: 'shapes' is shown first; a click switches to 'sprites'.
+        # The board opens on the protocol's main dataset (sprites, its tab first); a click switches tabs.
         hidden = "document.getElementById('panel-{}').hidden"
-        assert browser.js(hidden.format("shapes")) is False
+        assert browser.js("Array.from(document.querySelectorAll('.tab')).map(t => t.textContent)") == [
+            "sprites", "shapes"]
+        assert browser.js(hidden.format("sprites")) is False
+        assert browser.js(hidden.format("shapes")) is True
+        browser.click("#tab-shapes")
         assert browser.js(hidden.format("sprites")) is True
+        assert browser.js(hidden.format("shapes")) is False
         browser.click("#tab-sprites")
         assert browser.js(hidden.format("shapes")) is True
         assert browser.js(hidden.format("sprites")) is False
@@ -250,10 +259,68 @@ def test_sort_filter_tabs_and_screenshot_in_headless_chromium(board, tmp_path):
     from PIL import Image
 
     img = Image.open(io.BytesIO(png))
-    assert img.size == (1400, 900)
+    assert img.size == (1280, 900)
     assert sum(1 for c in img.convert("L").histogram() if c) > 10  # a rendered page, not a blank one
     keep = os.environ.get("MSD_BENCH_SCREENSHOT_DIR")
     out = Path(keep) if keep else tmp_path
     out.mkdir(parents=True, exist_ok=True)
     (out / "leaderboard_sorted.png").write_bytes(png)
     (out / "leaderboard_full.png").write_bytes(png2)
+
+
+KEY_COLUMNS = ("rank", "submission", "static_dynamic_swap.accuracy.mean", "msd.multi_factor_swap",
+               "reconstruction.judge_accuracy.mean", "judge ceiling", "latency p50 ms", "recon seq/s", "pictures")
+
+
+@pytest.fixture()
+def real_board(tmp_path) -> Path:
+    """Seven entries with the default key scores (long names), wide intervals and eight pictures each."""
+    root = tmp_path / "store"
+    from PIL import Image
+
+    for i in range(7):
+        name = f"reference-method-{i}"
+        scores = {"static_dynamic_swap.accuracy.mean": 0.5 + 0.05 * i, "msd.multi_factor_swap": 0.61 - 0.01 * i,
+                  "reconstruction.judge_accuracy.mean": 0.9 + 0.01 * i, "mse": 0.01, "mig": 0.2}
+        add_result(make_result(name, "2.0.0", scores=scores, latency_ms=1.5 + i, throughput=900.5 - i,
+                               parameters=785_571, fmt="torch", static_dim=16, dynamic_dim=12), root)
+        pics = root / "results" / PROTOCOL / name / "2.0.0" / "sprites"
+        pics.mkdir(parents=True, exist_ok=True)
+        for pic in ("reconstruction", "swap", "samples", "factor_swap"):
+            Image.new("RGB", (512, 64), (40, 40 + 20 * i, 200)).save(pics / f"{pic}.png")
+            Image.new("RGB", (64, 64), (200, 40, 40)).save(pics / f"{pic}.gif")
+    add_result(make_result("reference-method-0", "2.0.0", dataset="dsprites-dynamic", scores={"mse": 0.1}), root)
+    report = build_leaderboard(root, revisions=example_revisions(("sprites", "dsprites-dynamic")), formats=["html"])
+    (html,) = report.written
+    return html
+
+
+def test_board_opens_on_the_main_dataset_with_key_columns_visible_at_1280px(real_board, tmp_path):
+    browser = Chromium(tmp_path / "profile")
+    try:
+        _open(browser, real_board, 1280, 800)
+        panel = browser.js("document.querySelector('section.panel:not([hidden])').dataset.dataset")
+        assert panel == "sprites"
+        edges = browser.js(
+            "Array.from(document.querySelectorAll('#table-sprites thead th')).map(th => [th.textContent,"
+            " Math.round(th.getBoundingClientRect().left), Math.round(th.getBoundingClientRect().right)])"
+        )
+        shown = {label.rstrip(" ↑↓"): (left, right) for label, left, right in edges}
+        for col in KEY_COLUMNS:
+            left, right = shown[col]
+            assert 0 <= left < right <= 1280, f"column {col!r} spans {left}..{right} px, outside a 1280 px window"
+        # every thumbnail of the first entry is inside the window as well
+        pics = browser.js("Array.from(document.querySelectorAll('#table-sprites tbody tr:first-child td.pics img'))"
+                          ".map(i => Math.round(i.getBoundingClientRect().right))")
+        assert len(pics) == 8 and max(pics) <= 1280
+        png = base64.b64decode(browser.send("Page.captureScreenshot", {"format": "png"})["data"])
+    finally:
+        browser.close()
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(png))
+    assert img.size == (1280, 800) and sum(1 for c in img.convert("L").histogram() if c) > 10
+    keep = os.environ.get("MSD_BENCH_SCREENSHOT_DIR")
+    out = Path(keep) if keep else tmp_path
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "leaderboard_1280.png").write_bytes(png)

@@ -474,3 +474,45 @@ def test_diff_says_when_protocols_differ(tmp_path):
     d = diff_boards(report.boards["msd-bench-0"], report.boards[PROTOCOL])
     assert d.lines()[0] == f"protocol: msd-bench-0 -> {PROTOCOL} (boards of different protocols)"
     assert d.added == [("sprites", "a@1.0")] and d.removed == [("sprites", "b@1.0")]
+
+
+def _terminal_board(tmp_path):
+    root = tmp_path / "s"
+    heads = {"static_dynamic_swap.accuracy.mean": 0.8, "msd.multi_factor_swap": 0.6,
+             "reconstruction.judge_accuracy.mean": 0.9}
+    for i, name in enumerate(("content-motion-vae", "dsvae", "lambda-beta-vae")):
+        add_result(make_result(name, "2.0.0", scores={k: v - 0.1 * i for k, v in heads.items()}, fmt="torch",
+                               parameters=785_571), root)
+    add_result(make_result("dsvae", "2.0.0", dataset="a-first-by-name", scores=heads), root)
+    report = build_leaderboard(root, revisions=example_revisions(("sprites", "a-first-by-name")), formats=["json"])
+    return report.boards[PROTOCOL]  # the default key scores: the three headlines, ranked by the rank rule
+
+
+@pytest.mark.parametrize("width", [80, 100, 120, 160, 400])
+def test_terminal_board_fits_the_width_with_a_legend_and_the_rank_rule(tmp_path, width):
+    from rich.console import Console
+
+    from msd_bench.leaderboard.build import main_first, terminal_table
+
+    board = _terminal_board(tmp_path)
+    tables = main_first(board["datasets"])
+    assert list(tables) == ["sprites", "a-first-by-name"]  # the protocol's main dataset first
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(terminal_table("sprites", tables["sprites"], PROTOCOL, width))
+    text = console.export_text()
+    assert max(map(len, text.splitlines())) <= width
+    flat = " ".join(text.split())
+    assert "Rank rule." in flat and "headline-mean-rank/1" in flat
+    for name in ("content-motion-vae", "lambda-beta-vae", "0.800"):  # never cut mid-word
+        assert name in text
+    header = next(line for line in text.splitlines() if "rank" in line and "submission" in line)
+    if "K1" in header:  # abbreviated: whole short names, and a legend naming the long ones
+        assert "K1 ↑" in header and "K3 ↑" in header
+        assert "K1 = static_dynamic_swap.accuracy.mean" in flat and "K3 = reconstruction.judge_accuracy.mean" in flat
+    else:
+        assert width >= 160 and "Columns:" not in flat
+        assert "static_dynamic_swap.accuracy.mean ↑" in header and "parameters" in header
+    if width <= 100:
+        assert "Left out to fit" in flat and "date" in flat.split("Left out to fit", 1)[1]
+    if width == 400:
+        assert "[0.790, 0.810] (#1)" in text and "2026-11-01" in text

@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from msd_bench.cli import app
+from msd_bench.errors import MetricError
+from msd_bench.harness.suite import GROUP_METRICS, GROUPS, RANDOMISED, resolve_groups
 from msd_bench.metrics import representation as R
 from msd_bench.metrics.codes import score_codes, split_rows
 
@@ -158,3 +160,42 @@ def test_degenerate_metric_is_not_applicable_not_a_crash(tmp_path):
     res = runner.invoke(app, ["metrics", "score-codes", str(tmp_path / "c.npy"), str(tmp_path / "f.npy"),
                               "--metrics", "mig,modularity"])
     assert res.exit_code == 0 and "n/a" in res.output
+
+
+def test_list_groups_names_every_group_and_its_scores():
+    res = runner.invoke(app, ["metrics", "list", "--groups", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert [r["group"] for r in rows] == list(GROUPS)
+    for r in rows:
+        assert r["metrics"] == list(GROUP_METRICS[r["group"]]) and r["randomised"] == (r["group"] in RANDOMISED)
+    assert next(r for r in rows if r["group"] == "static_dynamic_swap")["aliases"] == ["two_factor_swap"]
+    res = runner.invoke(app, ["metrics", "list", "--groups"], terminal_width=200)
+    assert res.exit_code == 0 and "representation" in res.output and "msd.dci.modularity" in res.output
+
+
+@pytest.mark.parametrize(
+    ("given", "groups"),
+    [
+        ("mse", ["reconstruction"]),
+        ("mig, msd.dci.modularity", ["representation", "msd"]),
+        ("dci", ["representation"]),  # a dotted prefix of one group's scores
+        ("msd.dci", ["msd"]),
+        ("psnr,reconstruction,ssim", ["reconstruction"]),
+        ("two_factor_swap", ["static_dynamic_swap"]),
+        (["cdsvae.h_y", "generation"], ["cdsvae", "generation"]),
+    ],
+)
+def test_metric_names_resolve_to_their_group(given, groups):
+    assert resolve_groups(given) == groups
+
+
+def test_unknown_metric_name_lists_close_matches_exit_2(tmp_path):
+    with pytest.raises(MetricError, match=r"unknown metric or group 'psrn'; did you mean psnr\?"):
+        resolve_groups("psrn")
+    with pytest.raises(MetricError, match="groups: reconstruction, static_dynamic_swap"):
+        resolve_groups("zzz")
+    res = runner.invoke(app, ["evaluate", "--submission", str(tmp_path / "none"), "--metrics", "mse,dci.disentangle"])
+    assert res.exit_code == 2
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "did you mean dci.disentanglement" in lines[0], res.output

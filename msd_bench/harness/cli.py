@@ -135,7 +135,10 @@ def evaluate(
     dataset: str = typer.Option("sprites", "--dataset", "-d", help="Built-in dataset to score on."),
     submission: str = typer.Option(..., "--submission", "-s", help="Submission folder or hf://org/repo[@rev]."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N."),
-    metrics: str = typer.Option("all", "--metrics", "-m", help="'all' or a comma-separated list of metric groups."),
+    metrics: str = typer.Option(
+        "all", "--metrics", "-m", help="'all' or a comma-separated list of metric groups or score names (a score "
+        "runs its whole group; `msd-bench metrics list --groups`)."
+    ),
     split: str = typer.Option("test", "--split", help="Split to score: test, val or train."),
     size: str = typer.Option("full", "--size", help="Dataset size: full, or small for a quick check."),
     limit: int | None = typer.Option(
@@ -191,20 +194,14 @@ def evaluate(
         m = load_manifest(resolve_source(submission).path)
         out = Path("results") / m.name / m.version / dataset
     model = load_submission(submission, dataset=dataset, device=device, trust_code=trust_code)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from .._cli_utils import EvalProgress
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:
-        task = bar.add_task("evaluating", total=None)
-
-        def progress(group: str, done: int, total: int) -> None:
-            bar.update(task, description=f"{model.manifest.name} on {dataset}: {group}", completed=done, total=total)
-
+    with EvalProgress(f"{model.manifest.name} on {dataset}", enabled=not as_json) as bar:
         try:
             result = run_evaluate(
                 model, dataset, size=size, split=split, metrics=metrics, device=device, batch_size=batch_size,
                 limit=limit, seed=seed, repeats=repeats, judge_backend=judge_backend, out=out,
-                pictures=pictures, progress=progress, judge=vlm_judge,
+                pictures=pictures, progress=bar.group, batch_progress=bar.batch, judge=vlm_judge,
             )
         except KeyboardInterrupt:
             err_console.print(f"interrupted: finished metric groups are kept in {out / 'result.json'}; "
@@ -269,7 +266,7 @@ def submit(
         None, "--limit", help="Score a seeded random subset of N sequences (N above the split's size: all of it)."
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed (>= 0) of every random choice."),
-    metrics: str = typer.Option("all", "--metrics", "-m", help="'all' (the leaderboard's) or metric groups."),
+    metrics: str = typer.Option("all", "--metrics", "-m", help="'all' (the leaderboard's), groups or scores."),
     no_build: bool = typer.Option(False, "--no-build", help="Store the results without rebuilding the board."),
     executor: str = typer.Option(
         "inprocess", "--executor", help="inprocess (sequential, here), ray or slurm: one task per submission x "
@@ -319,14 +316,17 @@ def submit(
         raise ExecutorError(f"unknown --executor {executor!r}; expected one of: {', '.join(EXECUTORS)}")
     log = lambda s: err_console.print(f"[dim]{escape(s)}[/]")  # noqa: E731
     if executor == "inprocess":
+        from .._cli_utils import EvalProgress
         from .submit import submit as run_submit
 
         results = []
         for i, p in enumerate(path):  # today's sequential run; the board is built once at the end
-            results += run_submit(
-                p, store, datasets=dataset or None, device=device, trust_code=trust_code, size=size, limit=limit,
-                seed=seed, metrics=metrics, rebuild=not no_build and i == len(path) - 1, log=log,
-            )
+            with EvalProgress(str(p)) as bar:  # a group bar (plain periodic lines without a terminal)
+                results += run_submit(
+                    p, store, datasets=dataset or None, device=device, trust_code=trust_code, size=size,
+                    limit=limit, seed=seed, metrics=metrics, rebuild=not no_build and i == len(path) - 1, log=log,
+                    progress=bar.group,
+                )
         for r in results:
             print_result(r)
         return

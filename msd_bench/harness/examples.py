@@ -3,6 +3,10 @@
 These are fixtures for the loaders, ``msd-bench validate`` and the tests: tiny, untrained networks
 (:mod:`msd_bench.harness.example_model`), never opaque binaries. Run
 ``python -m msd_bench.harness.examples OUT_DIR --format onnx|torch`` to write one.
+
+The example model's ``encode`` returns the plain ``(static, dynamic)`` pair: the interface accepts it
+(the torch loader and :func:`msd_bench.evaluate` wrap it into ``Latents``; ``decode`` always gets a
+``Latents``). ``msd-bench init`` writes a model whose ``encode`` returns ``Latents`` itself.
 """
 
 from __future__ import annotations

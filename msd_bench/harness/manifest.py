@@ -117,17 +117,21 @@ class Manifest(BaseModel):
 
     name: Name = Field(..., description=f"Slug ({NAME_RULE}).")
     version: Name = Field(..., description=f"Version of this submission ({NAME_RULE}).")
-    authors: list[str] = Field(..., min_length=1)
+    authors: list[str] = Field(..., min_length=1, description="Who made the model (at least one name).")
     paper: str | None = Field(None, description="URL or citation of the method's paper.")
     license: str = Field(..., min_length=1, description="SPDX identifier of the weights' license.")
-    contact: str | None = None
-    description: str | None = None
-    format: Literal["onnx", "torch"]
+    contact: str | None = Field(None, description="E-mail or URL for questions about the submission.")
+    description: str | None = Field(None, description="One or two sentences on the method, shown with the entry.")
+    format: Literal["onnx", "torch"] = Field(
+        ..., description="How the model is shipped: 'onnx' graphs, or 'torch' (safetensors + Python entry point)."
+    )
     interface_version: Literal[1] = Field(..., description="The model interface version (1).")
     datasets: dict[Name, DatasetEntry] = Field(
         ..., min_length=1, description="Artefacts per dataset.", json_schema_extra={"additionalProperties": False}
     )
-    training_datasets: list[str] = Field(default_factory=list, description="Datasets the model saw.")
+    training_datasets: list[str] = Field(
+        default_factory=list, description="Datasets the model was trained on (their train splits)."
+    )
 
     @field_validator("interface_version", mode="before")
     @classmethod
@@ -138,69 +142,262 @@ class Manifest(BaseModel):
 
     @model_validator(mode="after")
     def _format_fields(self) -> Manifest:
-        for ds, entry in self.datasets.items():
-            if self.format == "onnx":
-                for f in ("encoder", "decoder"):
-                    if not getattr(entry, f):
-                        raise ValueError(f"datasets.{ds}.{f} is required for format onnx")
-                for f in (*TORCH_FIELDS, "config"):
-                    if getattr(entry, f):
-                        raise ValueError(f"datasets.{ds}.{f} is only allowed for format torch")
-            else:
-                for f in TORCH_FIELDS:
-                    if not getattr(entry, f):
-                        raise ValueError(f"datasets.{ds}.{f} is required for format torch")
-                for f in ONNX_FIELDS:
-                    if getattr(entry, f):
-                        raise ValueError(f"datasets.{ds}.{f} is only allowed for format onnx")
-                if not _ENTRY_RE.match(entry.entry_point or ""):
-                    raise ValueError(
-                        f"datasets.{ds}.entry_point must look like 'module:function', got {entry.entry_point!r}"
-                    )
-                if Path(entry.weights or "").suffix.lower() in PICKLE_SUFFIXES:
-                    raise ValueError(
-                        f"datasets.{ds}.weights {entry.weights!r} is a pickle checkpoint, which is refused "
-                        "(it can run arbitrary code); save the state dict with safetensors.torch.save_file "
-                        "as a .safetensors file"
-                    )
-                if not (entry.weights or "").endswith(".safetensors"):
-                    raise ValueError(f"datasets.{ds}.weights must be a .safetensors file, got {entry.weights!r}")
+        problems = entry_problems(self.format, {ds: e.model_dump() for ds, e in self.datasets.items()})
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
-def _format_validation_error(exc: ValidationError, where: str) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
+# ------------------------------------------------------------------------------ problems and hints
+#: Top-level and per-dataset fields, for "did you mean" hints.
+TOP_FIELDS = tuple(Manifest.model_fields)
+ENTRY_FIELDS = tuple(DatasetEntry.model_fields)
+#: What people write for ``format`` and what they mean.
+FORMAT_ALIASES = {
+    "pytorch": "torch", "pt": "torch", "pth": "torch", "torchscript": "torch", "safetensors": "torch",
+    "python": "torch", "py": "torch", "onnxruntime": "onnx", "ort": "onnx", "onnx-runtime": "onnx",
+}
+_EXAMPLES = {
+    "name": "name: my-model",
+    "version": 'version: "1.0.0"',
+    "authors": "authors: [Ada Lovelace]",
+    "license": "license: MIT",
+    "format": "format: onnx",
+    "interface_version": "interface_version: 1",
+    "datasets": "datasets: {sprites: {static_dim: 32, dynamic_dim: 16, ...}}",
+    "static_dim": "static_dim: 32",
+    "dynamic_dim": "dynamic_dim: 16",
+}
+
+
+class ManifestProblems(ManifestError):
+    """Every problem of one manifest at once: ``problems`` holds one line each.
+
+    ``str(exc)`` is ``"<where>: <problem>"`` for a single problem, else a header line
+    ``"<where>: N problems:"`` followed by one indented line per problem.
+    """
+
+    def __init__(self, where: str, problems: list[str]):
+        self.where = where
+        self.problems = [" ".join(p.split()) for p in problems]
+        if len(self.problems) == 1:
+            text = f"{where}: {self.problems[0]}"
+        else:
+            text = f"{where}: {len(self.problems)} problems:\n" + "\n".join(f"  {p}" for p in self.problems)
+        Exception.__init__(self, text)  # not MsdBenchError.__init__: it would join the lines
+
+
+def entry_problems(fmt: Any, datasets: Any) -> list[str]:
+    """The format-dependent rules of the dataset entries, on raw (possibly invalid) data.
+
+    Parameters
+    ----------
+    fmt : the manifest's ``format`` value (only ``"onnx"`` / ``"torch"`` are checked).
+    datasets : the ``datasets`` mapping ``{name: entry mapping}``; other values are skipped.
+
+    Returns
+    -------
+    list of str
+        One line per problem (empty when none).
+    """
+    out: list[str] = []
+    if fmt not in ("onnx", "torch") or not isinstance(datasets, dict):
+        return out
+    other = "torch" if fmt == "onnx" else "onnx"
+    need = ("encoder", "decoder") if fmt == "onnx" else TORCH_FIELDS
+    forbid = (*TORCH_FIELDS, "config") if fmt == "onnx" else ONNX_FIELDS
+    for ds, entry in datasets.items():
+        if not isinstance(entry, dict):
+            continue
+        for f in need:
+            if not entry.get(f):
+                example = {"encoder": f"{ds}/encoder.onnx", "decoder": f"{ds}/decoder.onnx",
+                           "weights": "model.safetensors", "entry_point": "model:build"}[f]
+                out.append(f"datasets.{ds}.{f} is required for format {fmt} (e.g. {f}: {example})")
+        for f in forbid:
+            if entry.get(f):
+                out.append(
+                    f"datasets.{ds}.{f} is only allowed for format {other} (this manifest says format: {fmt})"
+                )
+        if fmt != "torch":
+            continue
+        ep = entry.get("entry_point")
+        if isinstance(ep, str) and ep and not _ENTRY_RE.match(ep):
+            hint = ""
+            if ep.endswith(".py") or ":" not in ep:
+                hint = " (module name without .py, a colon, then the function: model:build)"
+            out.append(f"datasets.{ds}.entry_point must look like 'module:function', got {ep!r}{hint}")
+        w = entry.get("weights")
+        if isinstance(w, str) and w:
+            if Path(w).suffix.lower() in PICKLE_SUFFIXES:
+                out.append(
+                    f"datasets.{ds}.weights {w!r} is a pickle checkpoint, which is refused (it can run arbitrary "
+                    "code); save the state dict with safetensors.torch.save_file as a .safetensors file"
+                )
+            elif not w.endswith(".safetensors"):
+                out.append(f"datasets.{ds}.weights must be a .safetensors file, got {w!r}")
+    return out
+
+
+def _nearest(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
+    import difflib
+
+    low = {c.lower(): c for c in choices}
+    if word.lower() in low:
+        return low[word.lower()]
+    hit = difflib.get_close_matches(word.lower(), list(low), n=1, cutoff=0.6)
+    return low[hit[0]] if hit else None
+
+
+def _builtin_datasets() -> list[str]:
+    try:
+        from ..datasets import list_datasets
+
+        return [s.name for s in list_datasets()]
+    except Exception:  # the registry is a hint only; never fail the manifest check on it
+        return []
+
+
+def _number_hint(field: str, value: Any) -> str:
+    """Why YAML made a number (or boolean) of a string field, and how to quote it."""
+    if isinstance(value, bool):
+        return (f"got {value!r}: YAML reads unquoted yes / no / on / off / true / false as a boolean; "
+                f"quote it: {field}: \"...\"")
+    text = repr(value)
+    lost = " (and may have dropped digits, e.g. 1.10 -> 1.1)" if isinstance(value, float) else ""
+    return (f"got the number {text}: YAML reads an unquoted {text} as a number{lost}; "
+            f'quote it: {field}: "{text}"')
+
+
+def _name_hint(value: Any) -> str:
+    if not isinstance(value, str):
+        return ""
+    slips = []
+    if any(c.isupper() for c in value):
+        slips.append("upper-case letters")
+    if any(c.isspace() for c in value):
+        slips.append("spaces")
+    if "/" in value or "\\" in value:
+        slips.append("path separators")
+    suggestion = slugify(value, default="").rstrip("._+-")
+    parts = []
+    if slips:
+        parts.append("it has " + " and ".join(slips))
+    if suggestion and suggestion != value:
+        parts.append(f"try {suggestion!r}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _one_problem(err: dict[str, Any]) -> list[str]:
+    """The line(s) of one pydantic error, with a hint for the common slips."""
+    path = err["loc"]
+    loc = ".".join(str(p) for p in path)
     typ = err["type"]
+    value = err.get("input")
+    field = str(path[-1]) if path else ""
+    in_entry = len(path) >= 2 and path[0] == "datasets"
     if typ == "extra_forbidden":
-        parent = err["loc"][:-1]
-        model: type[BaseModel] = DatasetEntry if parent and parent[0] == "datasets" else Manifest
-        allowed = ", ".join(model.model_fields)
-        return f"{where}: unknown field '{loc}' (allowed fields: {allowed})"
+        own, others = (ENTRY_FIELDS, TOP_FIELDS) if in_entry else (TOP_FIELDS, ENTRY_FIELDS)
+        near = _nearest(field, own)
+        if near:
+            hint = f"did you mean '{near}'?"
+        elif field in others and in_entry:
+            hint = f"'{field}' belongs at the top level, not under datasets.{path[1]}"
+        elif field in others:
+            hint = f"'{field}' belongs under datasets.<dataset>, e.g. datasets.sprites.{field}"
+        elif not in_entry and field in _builtin_datasets():
+            hint = f"dataset entries go under datasets:, e.g. datasets: {{{field}: {{...}}}}"
+        else:
+            hint = ""
+        allowed = ", ".join(own)
+        return [f"unknown field '{loc}'" + (f" ({hint})" if hint else "") + f" (allowed fields: {allowed})"]
+    if typ == "missing":
+        example = _EXAMPLES.get(field)
+        return [f"required field '{loc}' is missing" + (f" (e.g. {example})" if example else "")]
+    if typ == "literal_error" and field == "format":
+        expected = err.get("ctx", {}).get("expected", "")
+        guess = None
+        if isinstance(value, str):
+            guess = value.strip().lower() if value.strip().lower() in ("onnx", "torch") else None
+            guess = guess or FORMAT_ALIASES.get(value.strip().lower())
+        hint = f" (did you mean '{guess}'? format is lower case)" if guess else ""
+        return [f"{loc}: got {value!r}, expected {expected}{hint}"]
     if typ == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return f"{where}: {loc}: got {err.get('input')!r}, expected {expected}"
-    if typ == "missing":
-        return f"{where}: required field '{loc}' is missing"
+        return [f"{loc}: got {value!r}, expected {expected}"]
+    if typ == "string_type" and isinstance(value, int | float):
+        return [f"{loc}: {_number_hint(field, value)}"]
     if typ == "string_pattern_mismatch":
-        what = loc
         if loc.endswith("[key]"):
-            what = f"key {err['loc'][-2]!r} of {'.'.join(str(p) for p in err['loc'][:-2])}"
-        return f"{where}: {what}: got {err.get('input')!r}, expected {NAME_RULE} ({err['msg']})"
-    if typ == "int_type" and isinstance(err.get("input"), bool):
-        return f"{where}: {loc}: got {err['input']!r}, expected an integer (true / false are not numbers)"
-    msg = err["msg"].removeprefix("Value error, ")
-    return f"{where}: {loc + ': ' if loc else ''}{msg}"
+            what = f"key {path[-2]!r} of {'.'.join(str(p) for p in path[:-2])}"
+            hint = _name_hint(path[-2])
+            near = _nearest(str(path[-2]), _builtin_datasets()) if path[0] == "datasets" else None
+            if near and near != path[-2]:
+                hint += f" (the built-in dataset is {near!r})"
+            return [f"{what}: got {path[-2]!r}, expected {NAME_RULE}{hint} ({err['msg']})"]
+        return [f"{loc}: got {value!r}, expected {NAME_RULE}{_name_hint(value)} ({err['msg']})"]
+    if typ == "int_type":
+        if isinstance(value, bool):
+            return [f"{loc}: got {value!r}, expected an integer (true / false are not numbers)"]
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return [f"{loc}: got the string {value!r}, expected an integer; write it without quotes: "
+                    f"{field}: {value.strip()}"]
+        if isinstance(value, float):
+            whole = f"{field}: {int(value)}" if value.is_integer() else "a whole number"
+            return [f"{loc}: got {value!r}, expected an integer; write {whole} without a decimal point"]
+        return [f"{loc}: got {value!r}, expected an integer"]
+    if typ == "list_type" and isinstance(value, str):
+        return [f"{loc}: got the single string {value!r}, expected a list; write {field}: [{value}]"]
+    if typ == "dict_type" and field == "datasets":
+        return [f"{loc}: got {type(value).__name__}, expected a mapping of dataset name -> entry "
+                f"(e.g. {_EXAMPLES['datasets']})"]
+    if typ == "value_error" and field == "interface_version" and isinstance(value, str) and value.strip() == "1":
+        return [f"{loc}: got the string {value!r}, expected the integer 1; write it without quotes: "
+                "interface_version: 1"]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if not path:  # the model validator: several lines, one problem each
+        return [line for line in msg.splitlines() if line.strip()]
+    if typ in ("greater_than_equal", "too_short") and field in ("static_dim", "dynamic_dim", "authors", "datasets"):
+        return [f"{loc}: got {value!r}: {msg}"]
+    return [f"{loc}: {msg}"]
+
+
+def _check(data: Any) -> tuple[Manifest | None, list[str]]:
+    if not isinstance(data, dict):
+        return None, [f"expected a mapping of fields at the top level, got {type(data).__name__}"]
+    try:
+        return Manifest.model_validate(data), []
+    except ValidationError as exc:
+        errors = exc.errors()
+        lines: list[str] = []
+        for err in errors:
+            lines += _one_problem(err)
+        if all(err["loc"] for err in errors):  # the model validator did not run: apply its rules to the raw data
+            lines += entry_problems(data.get("format"), data.get("datasets"))
+        return None, list(dict.fromkeys(lines))
+
+
+def manifest_problems(data: Any) -> list[str]:
+    """Every problem of a parsed manifest mapping, one line each, with hints (empty when it is valid).
+
+    Field errors (types, names, unknown or missing fields) and the format-dependent rules of the
+    dataset entries are all reported, so a user fixes everything in one round.
+    """
+    return _check(data)[1]
 
 
 def parse_manifest(data: Any, where: str = MANIFEST_NAME) -> Manifest:
-    """Validate a parsed manifest mapping; raises :class:`ManifestError` with one line."""
-    if not isinstance(data, dict):
-        raise ManifestError(f"{where}: expected a mapping of fields at the top level, got {type(data).__name__}")
-    try:
-        return Manifest.model_validate(data)
-    except ValidationError as exc:
-        raise ManifestError(_format_validation_error(exc, where)) from None
+    """Validate a parsed manifest mapping.
+
+    Raises
+    ------
+    ManifestProblems
+        (a :class:`ManifestError`) listing every problem, one line each.
+    """
+    manifest, problems = _check(data)
+    if manifest is None:
+        raise ManifestProblems(where, problems)
+    return manifest
 
 
 def _strict_loader():

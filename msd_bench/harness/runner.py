@@ -18,6 +18,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,60 @@ def _settings_key(result: Result) -> str:
     return json.dumps(key, sort_keys=True)
 
 
+@dataclass
+class Session:
+    """What one or many evaluations of different models share: the dataset, its judge, the device, and
+    the model-independent inputs (subsets, labels, float videos on the device; ``inputs``).
+
+    A cold :func:`evaluate` opens one and drops it; :class:`msd_bench.Evaluator` keeps one open across
+    calls. Both run the same :func:`run_session`, so the scores are the same.
+    """
+
+    dataset: str
+    spec: Any
+    size: str
+    ds: Any
+    judge: Any
+    judge_backend: str
+    device: torch.device
+    inputs: dict[str, Any] | None = None
+    env_cache: dict[tuple[str, ...], dict] = field(default_factory=dict)
+    git_sha: str | None = None
+
+    def environment(self, providers: list[str]) -> dict:
+        key = tuple(providers)
+        if key not in self.env_cache:
+            self.env_cache[key] = environment(self.device, providers)
+        return dict(self.env_cache[key])
+
+
+def check_settings(*, batch_size: int, limit: int | None, repeats: int, seed: Any) -> None:
+    """One-line errors for bad run settings (shared by :func:`evaluate` and :class:`msd_bench.Evaluator`)."""
+    if batch_size < 1:
+        raise MsdBenchError(f"--batch-size must be >= 1, got {batch_size}")
+    if limit is not None and limit < 2:
+        raise MsdBenchError(f"--limit must be >= 2 sequences, got {limit}")
+    if repeats < 1:
+        raise MsdBenchError(f"--repeats must be >= 1, got {repeats}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise MsdBenchError(f"--seed must be an integer >= 0, got {seed!r}")
+
+
+def open_session(dataset: str, *, size: str, device: torch.device, judge_backend: str = "onnx", judge: Any = None,
+                 spec: Any = None, keep_inputs: bool = False) -> Session:
+    """Open ``dataset`` and its judge on ``device`` (``keep_inputs``: keep the inputs across runs)."""
+    from ..datasets import get_spec, open_dataset
+    from ..judges import load_judge
+
+    if spec is None:
+        spec = get_spec(dataset) if judge is None else _spec_or_imported(dataset)
+    ds = open_dataset(dataset, size=size)
+    if judge is None:
+        judge = load_judge(dataset, backend=judge_backend, device=device)
+    return Session(dataset=dataset, spec=spec, size=size, ds=ds, judge=judge, judge_backend=judge_backend,
+                   device=device, inputs={} if keep_inputs else None, git_sha=git_sha())
+
+
 def evaluate(
     model: Any,
     dataset: str = "sprites",
@@ -156,8 +211,13 @@ def evaluate(
     pictures: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     judge: Any = None,
+    batch_progress: Callable[[str, int, int | None], None] | None = None,
 ) -> Result:
     """Score ``model`` on ``dataset`` with the frozen judge and the metric suite.
+
+    Each call opens the dataset and the judge and reads the inputs again; to score a model many times
+    (e.g. every few epochs of a training run) keep them open with :class:`msd_bench.Evaluator`, which
+    gives the same scores.
 
     Parameters
     ----------
@@ -170,8 +230,9 @@ def evaluate(
     size : {"full", "small"}
         Dataset size (``small`` for quick checks; results record it).
     split : {"test", "val", "train"}
-    metrics : "all" or list of group names
-        Groups of :data:`msd_bench.harness.suite.GROUPS`.
+    metrics : "all" or list of group or metric names
+        Groups of :data:`msd_bench.harness.suite.GROUPS`; a metric name (``mig``, ``msd.dci``) runs
+        the group that computes it (:func:`msd_bench.harness.suite.resolve_groups`).
     device : str
         ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:N``.
     batch_size, limit, seed, repeats
@@ -188,17 +249,20 @@ def evaluate(
     pictures : bool
         Save reconstruction / swap / sample grids (PNG) and GIFs next to the result.
     progress : callable(group, done, total), optional
+        Called when a metric group starts (``done`` groups of ``total`` finished).
     judge : object, optional
         A judge to use instead of the dataset's frozen one, e.g. a
         :class:`msd_bench.annotate.VLMJudge` for a dataset without a trained judge (then ``dataset``
         may also name an imported dataset). The result records it (``judge.backend``, and
         ``environment.judge`` from its ``record()``).
+    batch_progress : callable(group, done, total), optional
+        Called after every forward pass of the model or the judge inside a group: ``done`` passes so
+        far in that group, ``total`` the passes it will make when known (else ``None``).
 
     Returns
     -------
     Result
     """
-    from ..datasets import get_spec
     from .suite import resolve_groups
 
     started = now_iso()
@@ -206,65 +270,102 @@ def evaluate(
     dev = resolve_device(device)
     timer = PhaseTimer(dev)
     groups = resolve_groups(metrics)
-    spec = get_spec(dataset) if judge is None else _spec_or_imported(dataset)  # unknown -> one-line DatasetError
-    if batch_size < 1:
-        raise MsdBenchError(f"--batch-size must be >= 1, got {batch_size}")
-    if limit is not None and limit < 2:
-        raise MsdBenchError(f"--limit must be >= 2 sequences, got {limit}")
-    if repeats < 1:
-        raise MsdBenchError(f"--repeats must be >= 1, got {repeats}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise MsdBenchError(f"--seed must be an integer >= 0, got {seed!r}")
+    spec = get_spec_checked(dataset, judge)  # unknown -> one-line DatasetError
+    check_settings(batch_size=batch_size, limit=limit, repeats=repeats, seed=seed)
     out_dir = Path(out) if out is not None else None
     created: list[Path] = _check_writable(out_dir) if out_dir is not None else []
     try:
-        return _evaluate(model, dataset, spec, dev, timer, groups, started, t_start, size=size, split=split,
-                         batch_size=batch_size, limit=limit, seed=seed, repeats=repeats,
-                         judge_backend=judge_backend, out_dir=out_dir, trust_code=trust_code, pictures=pictures,
-                         progress=progress, judge=judge)
+        with timer("load"):
+            if isinstance(model, str | Path):
+                model = load_submission(model, dataset=dataset, device=dev, trust_code=trust_code)
+            elif isinstance(model, torch.nn.Module) and not isinstance(model, LoadedSubmission):
+                dev = model_device(model)
+                timer.device = dev
+            session = open_session(dataset, size=size, device=dev, judge_backend=judge_backend, judge=judge,
+                                   spec=spec)
+        return run_session(session, model, timer, groups, started, t_start, split=split, batch_size=batch_size,
+                           limit=limit, seed=seed, repeats=repeats, out_dir=out_dir, pictures=pictures,
+                           progress=progress, batch_progress=batch_progress)
     except BaseException:
         _remove_if_empty(created)  # an early error leaves no empty --out folder behind
         raise
 
 
-def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: PhaseTimer, groups: list[str],
-              started: str, t_start: float, *, size: str, split: str, batch_size: int, limit: int | None,
-              seed: int, repeats: int, judge_backend: str, out_dir: Path | None, trust_code: bool, pictures: bool,
-              progress: Callable[[str, int, int], None] | None, judge: Any = None) -> Result:
-    from ..datasets import open_dataset
-    from ..judges import load_judge
+def get_spec_checked(dataset: str, judge: Any = None) -> Any:
+    """The dataset's spec (an unknown name is a one-line :class:`~msd_bench.errors.DatasetError`)."""
+    from ..datasets import get_spec
+
+    return get_spec(dataset) if judge is None else _spec_or_imported(dataset)
+
+
+class _CountingModel(TimedModel):
+    """A :class:`TimedModel` that reports every forward pass (per-batch progress)."""
+
+    def __init__(self, model: Any, device: torch.device):
+        super().__init__(model, device)
+        self.tick: Callable[[], None] | None = None
+
+    def _timed(self, fn, *args):
+        out = super()._timed(fn, *args)
+        if self.tick is not None:
+            self.tick()
+        return out
+
+
+class _CountingJudge(TimedJudge):
+    """A :class:`TimedJudge` that reports every forward pass (per-batch progress)."""
+
+    def __init__(self, judge: Any, device: torch.device):
+        super().__init__(judge, device)
+        self.tick: Callable[[], None] | None = None
+
+    def __call__(self, x: torch.Tensor):
+        out = super().__call__(x)
+        if self.tick is not None:
+            self.tick()
+        return out
+
+
+def run_session(session: Session, model: Any, timer: PhaseTimer, groups: list[str], started: str, t_start: float,
+                *, split: str, batch_size: int, limit: int | None, seed: int, repeats: int, out_dir: Path | None,
+                pictures: bool, progress: Callable[[str, int, int], None] | None = None,
+                batch_progress: Callable[[str, int, int | None], None] | None = None,
+                passes: dict[str, int] | None = None) -> Result:
+    """Score one (loaded) model in an open :class:`Session` (the body of :func:`evaluate`).
+
+    ``passes``: forward passes per group of an earlier run with the same settings (the totals of
+    ``batch_progress``); updated with this run's counts.
+    """
     from .suite import EvalContext, run_group
 
-    with timer("load"):
-        if isinstance(model, str | Path):
-            model = load_submission(model, dataset=dataset, device=dev, trust_code=trust_code)
-        elif isinstance(model, LoadedSubmission) and model.dataset != dataset:
-            raise SubmissionError(f"{model.manifest.name} was loaded for {model.dataset}, not {dataset}")
-        s_dim, d_dim = _check_dims(model)
-        if isinstance(model, LoadedSubmission):
-            if model.device != dev:
-                raise SubmissionError(f"submission loaded on {model.device} but evaluation runs on {dev}")
-        elif isinstance(model, torch.nn.Module):
-            dev = model_device(model)
-            timer.device = dev
-        ds = open_dataset(dataset, size=size)
-        if judge is None:
-            judge = load_judge(dataset, backend=judge_backend, device=dev)
-    _check_latent_shapes(model, ds, split, dev, s_dim, d_dim)
-    timed_model = TimedModel(model, dev)
-    timed_judge = TimedJudge(judge, dev)
+    dataset, spec, ds, judge, dev = session.dataset, session.spec, session.ds, session.judge, session.device
+    if isinstance(model, LoadedSubmission) and model.dataset != dataset:
+        raise SubmissionError(f"{model.manifest.name} was loaded for {model.dataset}, not {dataset}")
+    s_dim, d_dim = _check_dims(model)
+    if isinstance(model, LoadedSubmission):
+        if model.device != dev:
+            raise SubmissionError(f"submission loaded on {model.device} but evaluation runs on {dev}")
+    elif isinstance(model, torch.nn.Module) and not _same_device(model_device(model), dev):
+        raise SubmissionError(f"the model's parameters are on {model_device(model)} but the evaluation's dataset "
+                              f"and judge are on {dev}; move the model or open the evaluation on that device")
+    timer.device = dev
+    timed_model = _CountingModel(model, dev)
+    timed_judge = _CountingJudge(judge, dev)
+    _check_latent_shapes(timed_model, ds, split, dev, s_dim, d_dim, session.inputs)  # its encode is model time
     providers = list(getattr(model, "providers", []) or [])
     n_split = len(ds.indices(split))
     if limit is not None:
         limit = min(limit, n_split)  # clamped: the result records what was actually scored
     n = limit if limit else n_split
+    judge_backend = session.judge_backend
 
     result = Result(
         protocol=PROTOCOL,
         harness_version=__version__,
-        git_sha=git_sha(),
+        git_sha=session.git_sha,
         dataset=DatasetRef(
-            name=spec.name, version=str(ds.version), content_hash=str(ds.content_hash), size=size, split=split, n=n
+            name=spec.name, version=str(ds.version), content_hash=str(ds.content_hash), size=session.size,
+            split=split, n=n
         ),
         judge=JudgeRef(
             backend=str(getattr(judge, "backend", judge_backend)),
@@ -276,7 +377,7 @@ def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: Pha
         settings=RunSettings(
             seed=seed, batch_size=batch_size, device=str(dev), limit=limit, repeats=repeats, metrics=list(groups)
         ),
-        environment={**environment(dev, providers or list(judge.providers)),
+        environment={**session.environment(providers or list(judge.providers)),
                      **({"judge": judge.record()} if callable(getattr(judge, "record", None)) else {})},
         status="partial",
         missing=list(groups),
@@ -309,12 +410,15 @@ def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: Pha
         device=dev,
         pictures_dir=out_dir if (out_dir is not None and pictures) else None,
         progress=progress,
+        inputs=session.inputs,
     )
+    counts = passes if passes is not None else {}
     todo = list(result.missing)
     try:
         for i, group in enumerate(todo):
             if progress:
                 progress(group, i, len(todo))
+            _set_ticks(timed_model, timed_judge, group, counts, batch_progress)
             try:
                 with timer(group):
                     values = run_group(group, ctx)
@@ -336,10 +440,37 @@ def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: Pha
         if out_dir is not None:
             write_result(result, out_dir / RESULT_FILE)
         raise
+    finally:
+        timed_model.tick = timed_judge.tick = None
     _finish(result, timer, timed_model, timed_judge, t_start, final=True)
     if out_dir is not None:
         write_result(result, out_dir / RESULT_FILE)
     return result
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """``cuda`` and ``cuda:0`` (the current device) are the same device."""
+    if a.type != b.type:
+        return False
+    if a.type != "cuda":
+        return True
+    current = torch.cuda.current_device() if torch.cuda.is_available() else 0
+    return (a.index if a.index is not None else current) == (b.index if b.index is not None else current)
+
+
+def _set_ticks(model: _CountingModel, judge: _CountingJudge, group: str, counts: dict[str, int],
+               batch_progress: Callable[[str, int, int | None], None] | None) -> None:
+    """Count the forward passes of ``group`` into ``counts`` (its total for the next run) and report them."""
+    total = counts.get(group)
+    state = {"done": 0}
+
+    def tick() -> None:
+        state["done"] += 1
+        counts[group] = state["done"]
+        if batch_progress is not None:
+            batch_progress(group, state["done"], total if total is not None and total >= state["done"] else None)
+
+    model.tick = judge.tick = tick
 
 
 def _spec_or_imported(dataset: str) -> Any:
@@ -376,10 +507,20 @@ def _finish(result: Result, timer: PhaseTimer, model: TimedModel, judge: TimedJu
             result.status = "complete" if not result.errors else "partial"
 
 
-def _check_latent_shapes(model: Any, ds: Any, split: str, dev: torch.device, s_dim: int, d_dim: int) -> None:
-    """Encode two real sequences and compare the latent shapes with the declared dims (fail fast)."""
-    data, _ = ds.read(ds.indices(split)[:2])
-    x = torch.from_numpy(data).to(dev).float().div_(255.0)
+def _check_latent_shapes(model: Any, ds: Any, split: str, dev: torch.device, s_dim: int, d_dim: int,
+                         inputs: dict[str, Any] | None = None) -> None:
+    """Encode two real sequences and compare the latent shapes with the declared dims (fail fast).
+
+    ``inputs``: a session's kept inputs (the two sequences are read once and kept there).
+    """
+    key = f"shape-check:{split}"
+    if inputs is not None and key in inputs:
+        x = inputs[key]
+    else:
+        data, _ = ds.read(ds.indices(split)[:2])
+        x = torch.from_numpy(data).to(dev).float().div_(255.0)
+        if inputs is not None:
+            inputs[key] = x
     with torch.inference_mode():
         z = model.encode(x)
     if not hasattr(z, "static"):

@@ -50,6 +50,14 @@ class EvalContext:
     progress: Callable[[str, int, int], None] | None = None
     explore_train: int = EXPLORE_TRAIN
     cache: dict[str, Any] = field(default_factory=dict)
+    #: model-independent inputs kept across runs (:class:`msd_bench.Evaluator`): subsets, labels, and the
+    #: videos as float tensors on the device. ``None`` (one cold run): they live in ``cache`` and the
+    #: videos stay uint8 on the CPU, converted per batch. The values are the same either way.
+    inputs: dict[str, Any] | None = None
+
+    @property
+    def _store(self) -> dict[str, Any]:
+        return self.cache if self.inputs is None else self.inputs
 
     # ------------------------------------------------------------------------------ data
     def subset(self, split: str | None = None, limit: int | None = None) -> np.ndarray:
@@ -57,13 +65,14 @@ class EvalContext:
         split = split or self.split
         limit = self.limit if limit is None and split == self.split else limit
         key = f"subset:{split}:{limit}"
-        if key not in self.cache:
+        store = self._store
+        if key not in store:
             idx = self.dataset.indices(split)
             if limit is not None and limit < idx.size:
                 rng = np.random.default_rng(self.seed)
                 idx = np.sort(rng.choice(idx, size=limit, replace=False))
-            self.cache[key] = idx
-        return self.cache[key]
+            store[key] = idx
+        return store[key]
 
     @property
     def n(self) -> int:
@@ -71,7 +80,12 @@ class EvalContext:
 
     def labels(self, split: str | None = None, limit: int | None = None) -> torch.Tensor:
         idx = self.subset(split, limit)
-        return torch.from_numpy(self.dataset.labels()[idx]).to(self.device)
+        if self.inputs is None:
+            return torch.from_numpy(self.dataset.labels()[idx]).to(self.device)
+        key = f"labels:{split or self.split}:{limit}"
+        if key not in self.inputs:
+            self.inputs[key] = torch.from_numpy(self.dataset.labels()[idx]).to(self.device)
+        return self.inputs[key].clone()  # a metric may modify its copy; the kept one stays as read
 
     def videos(self, positions: np.ndarray | torch.Tensor, split: str | None = None) -> torch.Tensor:
         """Float videos ``[B, T, C, H, W]`` of the given positions within the evaluated subset."""
@@ -83,13 +97,37 @@ class EvalContext:
         """The videos of a subset as one uint8 CPU tensor ``[N, T, C, H, W]``, read once and cached
         (about 170 MB for the full sprites test split)."""
         key = f"uint8:{split or self.split}:{limit}"
-        if key not in self.cache:
+        store = self._store
+        if key not in store:
             data, _ = self.dataset.read(self.subset(split, limit))
-            self.cache[key] = torch.from_numpy(data)
-        return self.cache[key]
+            store[key] = torch.from_numpy(data)
+        return store[key]
+
+    def float_videos(self, split: str | None = None, limit: int | None = None) -> torch.Tensor:
+        """The videos of a subset as one float tensor on the device, in [0, 1], kept in :attr:`inputs`
+        (only when there is one: an :class:`msd_bench.Evaluator`; 4 bytes per pixel)."""
+        if self.inputs is None:
+            raise RuntimeError("float_videos needs an inputs store (msd_bench.Evaluator)")
+        key = f"float:{split or self.split}:{limit}"
+        if key not in self.inputs:
+            # the same conversion as iter_videos' per-batch one (uint8 -> float32, / 255): same values
+            self.inputs[key] = self.uint8(split, limit).to(self.device).float().div_(255.0)
+            self.inputs.pop(f"uint8:{split or self.split}:{limit}", None)
+        return self.inputs[key]
+
+    def videos_for_metrics(self) -> torch.Tensor:
+        """The evaluated videos as the intervention metrics take them: uint8 on the CPU (scaled per batch),
+        or the kept float tensor on the device (same values, no conversion per call)."""
+        return self.uint8() if self.inputs is None else self.float_videos()
 
     def iter_videos(self, split: str | None = None, limit: int | None = None) -> Iterator[tuple[slice, torch.Tensor]]:
         """``(slice of positions, float videos on the device)`` over a subset in batches."""
+        if self.inputs is not None:
+            full = self.float_videos(split, limit)
+            for start in range(0, full.shape[0], self.batch_size):
+                sl = slice(start, min(start + self.batch_size, full.shape[0]))
+                yield sl, full[sl]
+            return
         data = self.uint8(split, limit)
         for start in range(0, data.shape[0], self.batch_size):
             sl = slice(start, min(start + self.batch_size, data.shape[0]))
@@ -114,7 +152,8 @@ class EvalContext:
     def train_latents(self) -> tuple[Latents, torch.Tensor]:
         """Encodings and labels of a seeded subset of the train split (exploration / classifier fits)."""
         z = self.encode_split("train", self.explore_train)
-        self.cache.pop(f"uint8:train:{self.explore_train}", None)  # only the encodings are needed again
+        if self.inputs is None:
+            self.cache.pop(f"uint8:train:{self.explore_train}", None)  # only the encodings are needed again
         return z, self.labels("train", self.explore_train)
 
     def decode(self, z: Latents) -> Iterator[tuple[slice, torch.Tensor]]:
@@ -205,7 +244,7 @@ def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
 
 def group_static_dynamic_swap(ctx: EvalContext) -> list[MetricValue]:
     """Static <-> dynamic swap (the model's own split) between class-balanced random pairs."""
-    res = static_dynamic_swap(ctx.model, ctx.judge, ctx.uint8(), ctx.labels().cpu(), ctx.factors,
+    res = static_dynamic_swap(ctx.model, ctx.judge, ctx.videos_for_metrics(), ctx.labels().cpu(), ctx.factors,
                           n=min(1000, ctx.n), seed=ctx.seed, batch_size=ctx.batch_size, device=ctx.device)
     statics = [f.name for f in ctx.factors if f.type == "static" and not f.ignore]
     dynamics = [f.name for f in ctx.factors if f.type == "dynamic" and not f.ignore]
@@ -221,7 +260,7 @@ def group_static_dynamic_swap(ctx: EvalContext) -> list[MetricValue]:
 
 def group_generation(ctx: EvalContext) -> list[MetricValue]:
     """Generation metrics in both modes (not applicable without the needed prior)."""
-    x, y = ctx.uint8(), ctx.labels().cpu()
+    x, y = ctx.videos_for_metrics(), ctx.labels().cpu()
     statics = [f.name for f in ctx.factors if f.type == "static" and not f.ignore]
     dynamics = [f.name for f in ctx.factors if f.type == "dynamic" and not f.ignore]
     out: list[MetricValue] = []
@@ -288,7 +327,7 @@ def _rate_with_ci(name: str, rate: float, n: int, seed: int, extra: dict) -> Met
 def group_multi_factor(ctx: EvalContext) -> list[MetricValue]:
     """Multi-factor swap and sample (MSD's interventions) scored by msd-bench: all-cell error, Σp² chance."""
     cmap = channel_map(ctx)
-    x, y = ctx.uint8(), ctx.labels().cpu()
+    x, y = ctx.videos_for_metrics(), ctx.labels().cpu()
     out: list[MetricValue] = []
     for mode in ("swap", "sample"):
         res = multi_factor_swap(ctx.model, ctx.judge, x, y, ctx.factors, cmap, mode=mode,  # type: ignore[arg-type]
@@ -311,7 +350,7 @@ def group_msd(ctx: EvalContext) -> list[MetricValue]:
     group DCI on the exploration's importance matrix and channel map.
     """
     cmap = channel_map(ctx)
-    x, y = ctx.uint8(), ctx.labels().cpu()
+    x, y = ctx.videos_for_metrics(), ctx.labels().cpu()
     out: list[MetricValue] = []
     keys = {"swap": ("multi_factor", "two_factor", "consistency_swap"),
             "sample": ("multi_factor", "two_factor", "global_sample_consistency", "local_sample_consistency")}
@@ -338,8 +377,8 @@ def group_msd(ctx: EvalContext) -> list[MetricValue]:
 
 def group_cdsvae(ctx: EvalContext) -> list[MetricValue]:
     """C-DSVAE's generation protocol (``cdsvae.*``): static code resampled, kept dynamic heads judged."""
-    res = cdsvae_generation(ctx.model, ctx.judge, ctx.uint8(), ctx.labels().cpu(), ctx.factors, seed=ctx.seed,
-                            batch_size=ctx.batch_size, device=ctx.device)
+    res = cdsvae_generation(ctx.model, ctx.judge, ctx.videos_for_metrics(), ctx.labels().cpu(), ctx.factors,
+                            seed=ctx.seed, batch_size=ctx.batch_size, device=ctx.device)
     kept = list(res)
     return [_aggregate(f"cdsvae.{m}", _with_factor(res, m, kept))
             for m in ("accuracy", "inception_score", "h_y_given_x", "h_y")]
@@ -433,17 +472,68 @@ def run_group(name: str, ctx: EvalContext) -> list[MetricValue]:
     return out
 
 
+#: group name -> the score names it writes (``msd-bench metrics list --groups``; a test checks them
+#: against what each group computes)
+GROUP_METRICS: dict[str, tuple[str, ...]] = {
+    "reconstruction": ("mse", "psnr", "ssim", "temporal_consistency", "reconstruction.judge_accuracy.mean",
+                       "reconstruction.judge_ceiling.mean"),
+    "static_dynamic_swap": ("static_dynamic_swap.static_accuracy", "static_dynamic_swap.dynamic_accuracy",
+                            "static_dynamic_swap.accuracy.mean", "static_dynamic_swap.static_frame_accuracy"),
+    "generation": tuple(f"generation.{mode}.{m}" for mode in ("sample_static", "sample_dynamic")
+                        for m in ("accuracy", "inception_score", "h_y_given_x", "h_y"))
+    + ("generation.global_sample_consistency", "generation.local_sample_consistency"),
+    "exploration": ("exploration.test_accuracy.mean", "exploration.assigned_accuracy.mean",
+                    "exploration.linear_probe_accuracy.mean"),
+    "multi_factor": ("multi_swap.cell_error", "multi_swap.kept_accuracy", "multi_swap.partner_accuracy",
+                     "multi_sample.cell_error", "multi_sample.kept_accuracy"),
+    "msd": ("msd.multi_factor_swap", "msd.two_factor_swap", "msd.consistency_swap", "msd.multi_factor_sample",
+            "msd.two_factor_sample", "msd.global_sample_consistency", "msd.local_sample_consistency",
+            "msd.dci.modularity", "msd.dci.compactness"),
+    "cdsvae": ("cdsvae.accuracy", "cdsvae.inception_score", "cdsvae.h_y_given_x", "cdsvae.h_y"),
+    "representation": ("mig", "modularity", "irs", "im_score", "gaussian_total_correlation", "sap")
+    + tuple(f"{p}.{k}" for p in ("dci", "dci_hist")
+            for k in ("disentanglement", "completeness", "informativeness_train", "informativeness_test"))
+    + ("explicitness.test", "explicitness.train"),
+}
+
+
+def group_of(name: str) -> str:
+    """The group that computes ``name``: a group name (or an old alias), a score name (``mig``,
+    ``msd.dci.modularity``), or a dotted prefix of score names of one group (``dci``, ``msd.dci``).
+
+    An unknown name raises a one-line :class:`~msd_bench.errors.MetricError` listing the close matches.
+    """
+    name = GROUP_ALIASES.get(name, name)
+    if name in GROUPS:
+        return name
+    owners = {g for g, names in GROUP_METRICS.items() if name in names}
+    if not owners:
+        owners = {g for g, names in GROUP_METRICS.items() for m in names if m.startswith(name + ".")}
+    if len(owners) == 1:
+        return owners.pop()
+    if len(owners) > 1:  # cannot happen with today's names; a guard for future ones
+        raise MetricError(f"metric {name!r} is computed by several groups ({', '.join(sorted(owners))}); "
+                          "name the group instead")
+    import difflib
+
+    known = [*GROUPS, *GROUP_ALIASES, *(m for names in GROUP_METRICS.values() for m in names)]
+    close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else f"groups: {', '.join(GROUPS)}"
+    raise MetricError(f"unknown metric or group {name!r}; {hint} (`msd-bench metrics list --groups` lists every "
+                      "group and its metrics)")
+
+
 def resolve_groups(metrics: str | list[str]) -> list[str]:
-    """``"all"`` or a comma-separated list / list of group names → validated group names."""
+    """``"all"`` or a comma-separated list / list of group or metric names → validated group names.
+
+    A metric name selects the group that computes it (:func:`group_of`); the result then holds every
+    score of that group. Duplicates are dropped, the order given is kept.
+    """
     if isinstance(metrics, str):
         names = list(GROUPS) if metrics.strip() == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
     else:
-        names = list(metrics)
-    names = list(dict.fromkeys(GROUP_ALIASES.get(m, m) for m in names))
-    unknown = [m for m in names if m not in GROUPS]
-    if unknown or not names:
-        raise MetricError(
-            f"unknown metric group {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"expected 'all' or a comma-separated list of: {', '.join(GROUPS)}"
-        )
-    return names
+        names = [str(m).strip() for m in metrics if str(m).strip()]
+    if not names:
+        raise MetricError(f"no metric group given; expected 'all' or a comma-separated list of groups "
+                          f"({', '.join(GROUPS)}) or metric names")
+    return list(dict.fromkeys(group_of(m) for m in names))

@@ -56,6 +56,11 @@ THROUGHPUT_KEY = ("throughput", "reconstruct_seq_per_s")
 
 
 # ------------------------------------------------------------------------------------------ config
+#: the protocol's main dataset: the HTML board shows its tab first and opens on it, and
+#: :func:`main_first` puts its table first for the terminal
+MAIN_DATASET = "sprites"
+
+
 @dataclass
 class BoardConfig:
     """Which scores are key scores, per dataset.
@@ -513,6 +518,101 @@ def table_rows(table: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
         ]
         rows.append(cells)
     return head, rows
+
+
+#: short headers of the terminal board when the full ones do not fit (the legend names the long ones)
+SHORT_HEADERS = {"mean rank": "mean", "parameters": "params", "latent dims": "dims", "judge ceiling": "ceiling",
+                 "latency p50 ms": "p50 ms", "recon seq/s": "seq/s"}
+#: columns the terminal board leaves out, in this order, while it is still too wide (the caption says which)
+OPTIONAL_COLUMNS = ("date", "format", "latent dims", "parameters", "flags", "judge ceiling", "recon seq/s",
+                    "mean rank")
+
+
+def main_first(tables: Mapping[str, Any], main: str = MAIN_DATASET) -> dict[str, Any]:
+    """The tables of a board with the main dataset's first (the order a reader looks for)."""
+    return {k: tables[k] for k in sorted(tables, key=lambda k: k != main)}
+
+
+def _width(head: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """Width of a rich table with these cells (one space of padding each side, one border per column)."""
+    cols = [max(len(line) for c in [h, *(r[i] for r in rows)] for line in c.split("\n")) for i, h in enumerate(head)]
+    return sum(cols) + 3 * len(cols) + 1
+
+
+def _two_line(cell: str) -> str:
+    """``0.912 [0.900, 0.925] (#2)`` → ``0.912 (#2)`` over ``[0.900, 0.925]``."""
+    value, _, rest = cell.partition(" [")
+    if not rest:
+        return cell
+    interval, _, rank = rest.partition("]")
+    return f"{value}{rank}\n[{interval}]"
+
+
+def _no_interval(cell: str) -> str:
+    """``0.912 (#2)`` over ``[0.900, 0.925]`` → ``0.912 #2``."""
+    return cell.split("\n", 1)[0].replace("(#", "#").replace(")", "")
+
+
+def terminal_table(dataset: str, table: Mapping[str, Any], protocol: str, width: int):
+    """The rich table of ``leaderboard show`` for a terminal ``width`` columns wide.
+
+    Tried in order until the table fits: the full headers; short headers (``K1``... for the key
+    scores, ``params`` for parameters, ...) named in a legend under the table; score cells on two
+    lines (value and rank, then the interval) and the submission's version under its name; the
+    columns of :data:`OPTIONAL_COLUMNS` left out one by one; finally the intervals left out. Headers
+    are never cut mid-word; the caption says what was shortened or left out, states the rank rule
+    (what ranks, and why) and names the timing machine.
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    head, rows = table_rows(table)
+    keys = table["key_scores"]
+    full = {f"{k['name']} {_arrow(k)}": (f"K{i + 1} {_arrow(k)}", k["name"]) for i, k in enumerate(keys)}
+    full.update({k: (v, k) for k, v in SHORT_HEADERS.items()})
+    notes: list[str] = []
+    if _width(head, rows) > width:
+        head = [full[h][0] if h in full else h for h in head]
+    key_idx = [i for i, h in enumerate(head) if h[:1] == "K" and h[1:2].isdigit()]
+    if _width(head, rows) > width:
+        sub = head.index("submission")
+        rows = [[_two_line(c) if i in key_idx else c.replace(" ", "\n", 1) if i == sub else c
+                 for i, c in enumerate(r)] for r in rows]
+    dropped: list[str] = []
+    for col in OPTIONAL_COLUMNS:
+        if _width(head, rows) <= width:
+            break
+        name = SHORT_HEADERS.get(col, col)
+        if name in head:
+            i = head.index(name)
+            dropped.append(col)
+            head, rows = head[:i] + head[i + 1:], [r[:i] + r[i + 1:] for r in rows]
+            key_idx = [k - 1 if k > i else k for k in key_idx]
+    if _width(head, rows) > width:
+        rows = [[_no_interval(c) if i in key_idx else c for i, c in enumerate(r)] for r in rows]
+        dropped.append("the 95 % intervals")
+    legend = [f"{short.removesuffix(' ↑').removesuffix(' ↓')} = {long}" for short, long in full.values()
+              if short in head]
+    if legend:
+        notes.append("Columns: " + "; ".join(legend) + ".")
+    if dropped:
+        notes.append(f"Left out to fit {width} columns: {', '.join(dropped)} (a wider terminal, LEADERBOARD.md or "
+                     "--json show them).")
+    fp = table["reference_fingerprint"]
+    caption = []
+    rule = rule_lines(table)  # the rank rule: which scores rank, and why; (#r) in a cell = rank on that score
+    if rule:
+        caption += [f"Rank rule. {rule[0]}"] + [f"  {line}" for line in rule[1:]]
+    caption.append(f"timing machine {fp}" if fp else "no timing measured")
+    t = Table(title=f"{dataset} — protocol {protocol}", caption=escape("\n".join(caption + notes)),
+              caption_justify="left")
+    numeric = {"rank", "mean rank", "mean", "parameters", "params", "latency p50 ms", "p50 ms", "recon seq/s",
+               "seq/s", "judge ceiling", "ceiling"}
+    for h in head:
+        t.add_column(escape(h), justify="right" if h in numeric else "left", overflow="fold", no_wrap=h != "flags")
+    for cells in rows:
+        t.add_row(*map(escape, cells))
+    return t
 
 
 def _md_cell(text: str) -> str:

@@ -1,4 +1,4 @@
-"""`msd-bench leaderboard ...` commands: build, show, diff, check."""
+"""`msd-bench leaderboard ...` commands: build, show, diff, check, card."""
 
 from __future__ import annotations
 
@@ -184,3 +184,45 @@ def check(
     typer.echo(f"{len(entries)} usable results, {len(problems)} problems")
     if problems:
         raise typer.Exit(1)
+
+
+@app.command("card")
+@handle_errors
+def card(
+    result_file: Path = typer.Argument(..., help="A result JSON (from `msd-bench evaluate` or the store)."),
+    repo_id: str = typer.Option(..., "--repo-id", help="The model's Hub repo, ORG/NAME."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the card here (an existing card keeps its text; its results are merged)."
+    ),
+    push: bool = typer.Option(False, "--push", help="Merge the results into the Hub repo's card (needs a token)."),
+    token: str | None = typer.Option(None, "--token", help="Hub token [default: HF_TOKEN or the stored login]."),
+    timeout: float = typer.Option(60.0, "--timeout", min=1, help="--push: give up after this many seconds."),
+    source_url: str | None = typer.Option(None, "--source-url", help="Link of the results (e.g. the board)."),
+) -> None:
+    """Write a result's scores into a Hugging Face model card (model-index), with huggingface_hub's API.
+
+    Every scored metric becomes one eval result (task sequential-disentanglement, dataset
+    msd-bench/<dataset>, its size and split, the value with its 95 % interval and n). Without --out
+    or --push the card is printed. --push merges the results into the repo's card on the Hub
+    (ModelCard.load, merged, push_to_hub); no token, offline mode, a network error or --timeout passed
+    is one line, exit 2.
+
+    Example: msd-bench leaderboard card leaderboard/results/msd-bench-2/dsvae/2.0.0/sprites.json
+             --repo-id my-lab/dsvae-sprites --out README.md
+    """
+    from ..harness.results import read_result
+    from .card import card_for, check_push, check_repo_id, push_card, write_card
+
+    check_repo_id(repo_id)
+    result = read_result(result_file)
+    if push:
+        check_push(token)  # before anything is written: no token (or offline), no work
+    built = card_for(result, repo_id, existing=out, source_url=source_url)
+    if out is not None:
+        write_card(built, out)
+        err_console.print(f"wrote {out} ({len(built.data.eval_results)} eval results)")
+    if push:
+        url = push_card(result, repo_id, token=token, timeout_s=timeout, source_url=source_url)
+        err_console.print(f"pushed to {repo_id}: {url}")
+    if out is None and not push:
+        typer.echo(str(built))

@@ -1,8 +1,14 @@
 """The self-contained HTML board: inline CSS, inline JS, inline SVG; nothing is fetched from a network.
 
-One tab per dataset; each tab has a filter box, a table sortable by clicking a column header (blanks
+One tab per dataset, the protocol's main dataset (:data:`~msd_bench.leaderboard.build.MAIN_DATASET`)
+first and open; each tab has a filter box, a table sortable by clicking a column header (blanks
 always sort last), links to each entry's result JSON and pictures, and a score-vs-latency Pareto plot
 per key score (the front highlighted) drawn as inline SVG at build time.
+
+Layout: the key columns (rank, submission, key scores, judge ceiling, timing, pictures) fit a
+1280 px window — a score cell holds the value with its interval and rank on a second, smaller line;
+format and latent dims sit under the submission's name; pictures are small thumbnails that wrap.
+Date and flags come last (scrolled to on a narrow screen).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from .build import fmt_int, fmt_num, fmt_rank, fmt_score
+from .build import MAIN_DATASET, fmt_int, fmt_num, fmt_rank, fmt_score
 
 CSS = """
 :root{--fg:#1d2330;--mute:#5b6475;--line:#d8dce4;--bg:#fff;--alt:#f5f7fa;--acc:#2f5fd0;--front:#e0661b}
@@ -30,18 +36,20 @@ border-radius:6px 6px 0 0;font:inherit;color:var(--fg)}
 .filter{padding:5px 8px;border:1px solid var(--line);border-radius:5px;min-width:260px;margin:0 0 10px;font:inherit}
 .wrap{overflow-x:auto}
 table.board{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-table.board th,table.board td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top;
+table.board th,table.board td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top;
 white-space:nowrap}
+table.board .sub2{display:block;color:var(--mute);font-size:11px;line-height:1.3}
 table.board td.flags{white-space:normal;color:#9a3b00;font-size:12px;min-width:180px}
 table.board th{cursor:pointer;user-select:none;background:var(--alt);position:sticky;top:0;white-space:normal;
-max-width:12em;vertical-align:bottom}
+max-width:10em;vertical-align:bottom;font-size:13px}
 table.board th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
 table.board th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
 table.board tbody tr:nth-child(even){background:var(--alt)}
 table.board td.num{text-align:right}
 a{color:var(--acc)}
-.pics a{margin-right:6px}
-.pics img{height:28px;vertical-align:middle;image-rendering:pixelated;border:1px solid var(--line)}
+table.board td.pics{white-space:normal;min-width:120px;max-width:210px}
+.pics a{margin-right:3px;display:inline-block}
+.pics img{height:24px;vertical-align:middle;image-rendering:pixelated;border:1px solid var(--line)}
 figure.pareto{margin:18px 0 0}
 figure.pareto figcaption{color:var(--mute);margin-bottom:6px}
 svg .pt{fill:#8a94a8}
@@ -246,6 +254,18 @@ def _td(text: str, sort_value: Any = None, cls: str = "") -> str:
     return f'<td{c} data-v="{escape(str(v))}">{text}</td>'
 
 
+def _score_cell(score: Mapping[str, Any] | None, rank: float | None) -> str:
+    """A key-score cell: the value, then its interval and the entry's rank on a second, smaller line."""
+    text = fmt_score(score)
+    if not text:
+        return ""
+    value, _, interval = text.partition(" ")
+    parts = [escape(interval)] if interval else []
+    if rank is not None:
+        parts.append(f'<span class="mr">(#{escape(fmt_rank(rank))})</span>')
+    return escape(value) + (f'<span class="sub2">{" ".join(parts)}</span>' if parts else "")
+
+
 def _pictures(paths: Sequence[str]) -> str:
     links = []
     for p in paths:
@@ -265,9 +285,7 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
         ("rank", "num", "ascending"),
         ("mean rank", "num", "ascending"),
         ("submission", "text", "ascending"),
-        ("format", "text", "ascending"),
         ("parameters", "num", "ascending"),
-        ("latent dims", "num", "ascending"),
     ]
     for k in keys:
         arrow = "↑" if k["higher_is_better"] else "↓"
@@ -276,8 +294,8 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
         ("judge ceiling", "num", "descending"),
         ("latency p50 ms", "num", "ascending"),
         ("recon seq/s", "num", "descending"),
-        ("date", "text", "descending"),
         ("pictures", "text", "ascending"),
+        ("date", "text", "descending"),
         ("flags", "text", "ascending"),
     ]
     sorted_attr = ' aria-sort="ascending"'
@@ -292,19 +310,18 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
             _td("" if row["rank"] is None else str(row["rank"]), row["mean_rank"], "num"),
             _td(fmt_rank(row["mean_rank"]), row["mean_rank"], "num"),
             _td(
-                f'<a href="{escape(row["result"])}">{escape(row["submission"])}</a> {escape(row["version"])}',
+                f'<a href="{escape(row["result"])}">{escape(row["submission"])}</a> {escape(row["version"])}'
+                f'<span class="sub2">{escape(row["format"])} · latent {row["static_dim"]} + {row["dynamic_dim"]}'
+                "</span>",
                 f"{row['submission']} {row['version']}",
             ),
-            _td(escape(row["format"]), row["format"]),
             _td(fmt_int(row["parameters"]), row["parameters"], "num"),
-            _td(f"{row['static_dim']} + {row['dynamic_dim']}", row["static_dim"] + row["dynamic_dim"], "num"),
         ]
         for k in keys:
             s = row["scores"].get(k["name"])
             v = s["value"] if s and s["status"] == "ok" else None
             r = (row.get("metric_ranks") or {}).get(k["name"])
-            rank_text = f' <span class="mr">(#{fmt_rank(r)})</span>' if r is not None else ""
-            cells.append(_td(escape(fmt_score(s)) + rank_text, v, "num"))
+            cells.append(_td(_score_cell(s, r), v, "num"))
         cells += [
             _td(fmt_num(row["judge_ceiling"]), row["judge_ceiling"], "num"),
             _td(fmt_num(row["latency_p50_ms"], 2) if ok else "", row["latency_p50_ms"] if ok else None, "num"),
@@ -313,8 +330,8 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
                 row["throughput_seq_per_s"] if ok else None,
                 "num",
             ),
-            _td(escape(row["date"]), row["date"]),
             _td(_pictures(row["pictures"]), str(len(row["pictures"])) if row["pictures"] else None, "pics"),
+            _td(escape(row["date"]), row["date"]),
             _td(escape("; ".join(row["flags"])), "; ".join(row["flags"]) or None, "flags"),
         ]
         body.append(f'<tr data-i="{i}" data-id="{escape(row["id"])}">{"".join(cells)}</tr>')
@@ -349,10 +366,13 @@ def _table_html(ds: str, table: Mapping[str, Any]) -> str:
     )
 
 
-def board_html(board: Mapping[str, Any]) -> str:
-    """``index.html`` of a board: self-contained, deterministic."""
+def board_html(board: Mapping[str, Any], main: str = MAIN_DATASET) -> str:
+    """``index.html`` of a board: self-contained, deterministic; it opens on the ``main`` dataset's tab."""
     proto = escape(board["protocol"])
     names = list(board["datasets"])
+    if main in names:  # the protocol's main dataset first, and the tab the board opens on
+        names.remove(main)
+        names.insert(0, main)
     n = sum(len(t["entries"]) for t in board["datasets"].values())
     tabs = "".join(
         f'<button class="tab" role="tab" id="tab-{escape(ds)}" aria-controls="panel-{escape(ds)}"'

@@ -19,13 +19,40 @@ app = typer.Typer(
 @app.command("list")
 @handle_errors
 def list_cmd(
+    groups: bool = typer.Option(
+        False, "--groups", help="List the evaluation's metric groups (what `evaluate --metrics` takes) and the "
+        "scores each writes."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON instead of a table."),
 ) -> None:
     """List every metric: name, version, direction, what it needs, and what it measures.
 
+    With --groups: the metric groups of `msd-bench evaluate` in run order, whether their numbers
+    are randomised (seeded), and the scores each writes. `evaluate --metrics` takes group names or
+    score names (a score name runs its whole group).
+
     Example: msd-bench metrics list
+             msd-bench metrics list --groups
     """
     from rich.table import Table
+
+    if groups:
+        from ..harness.suite import GROUP_ALIASES, GROUP_METRICS, GROUPS, RANDOMISED
+
+        rows = [{"group": g, "randomised": g in RANDOMISED, "metrics": list(GROUP_METRICS[g]),
+                 "aliases": sorted(a for a, t in GROUP_ALIASES.items() if t == g)} for g in GROUPS]
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        table = Table(title="metric groups of msd-bench evaluate (--metrics takes a group or a score name)")
+        table.add_column("group", no_wrap=True)
+        table.add_column("seeded")
+        table.add_column("scores", ratio=1)
+        for r in rows:
+            alias = f" (also {', '.join(r['aliases'])})" if r["aliases"] else ""
+            table.add_row(r["group"] + alias, "yes" if r["randomised"] else "-", ", ".join(r["metrics"]))
+        console.print(table)
+        return
 
     from .base import list_metrics
 
