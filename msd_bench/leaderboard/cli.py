@@ -78,24 +78,6 @@ def build(
         raise typer.Exit(1)
 
 
-def _show_table(ds: str, table: dict, proto: str) -> Table:
-    from .build import rule_lines, table_rows
-
-    head, rows = table_rows(table)
-    fp = table["reference_fingerprint"]
-    caption = [f"timing machine {fp}" if fp else "no timing measured"]
-    rule = rule_lines(table)  # the rank rule: which scores rank, and why; (#r) in a cell = rank on that score
-    if rule:
-        caption += [f"Rank rule. {rule[0]}"] + [f"  {line}" for line in rule[1:]]
-    t = Table(title=f"{ds} — protocol {proto}", caption=escape("\n".join(caption)), caption_justify="left")
-    for h in head:
-        numeric = h in ("rank", "mean rank", "parameters", "latency p50 ms", "recon seq/s", "judge ceiling")
-        t.add_column(h, justify="right" if numeric else "left", overflow="fold")
-    for cells in rows:
-        t.add_row(*cells)
-    return t
-
-
 @app.command("show")
 @handle_errors
 def show(
@@ -108,7 +90,7 @@ def show(
 
     Example: msd-bench leaderboard show --dataset sprites
     """
-    from .build import load_config, make_boards
+    from .build import load_config, main_first, make_boards, terminal_table
     from .store import LeaderboardError, scan_store
 
     entries, problems = scan_store(store)
@@ -131,10 +113,11 @@ def show(
         typer.echo(json.dumps({**board, "datasets": tables}, indent=2, sort_keys=True))
         return
     _print_problems(problems)
-    # Piped output (files, CI logs) gets room for every column instead of rich's 80-column default.
+    # A terminal gets a table that fits its width (short headers with a legend, two-line cells, columns
+    # left out and named); piped output (files, CI logs) gets room for every column.
     wide = console if console.is_terminal else Console(width=max(console.width, 220), highlight=False)
-    for ds, table in tables.items():
-        wide.print(_show_table(ds, table, protocol))
+    for ds, table in main_first(tables).items():
+        wide.print(terminal_table(ds, table, protocol, wide.width))
 
 
 @app.command("diff")
