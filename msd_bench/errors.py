@@ -3,7 +3,9 @@
 Every error that a user can cause (bad file, wrong shape, unknown name, ...) is raised as a
 :class:`MsdBenchError` subclass whose message is **one line** that names what was wrong and what was
 expected. The CLI prints that line and exits with code 2 (see :mod:`msd_bench._cli_utils`); a Python
-caller gets the exception.
+caller gets the exception. The one exception to one line: a manifest with several problems
+(:class:`msd_bench.harness.manifest.ManifestProblems`) names them all at once, a header line plus one
+line per problem, so a user fixes them in one pass.
 """
 
 from __future__ import annotations
