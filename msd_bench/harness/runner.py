@@ -27,8 +27,9 @@ from .. import PROTOCOL, __version__
 from ..errors import MsdBenchError, SubmissionError
 from .device import resolve_device
 from .environment import environment, git_sha
-from .loader import LoadedSubmission, load_submission
+from .loader import LoadedSubmission, load_submission, submission_hash
 from .manifest import slugify
+from .modality import dataset_feature_shape, dataset_modality, shape_text
 from .results import (
     DatasetRef,
     JudgeRef,
@@ -49,10 +50,7 @@ RESULT_FILE = "result.json"
 
 def _submission_ref(model: Any, static_dim: int, dynamic_dim: int) -> SubmissionRef:
     if isinstance(model, LoadedSubmission):
-        manifest_json = model.manifest.model_dump_json()
-        digest = hashlib.sha256(
-            (manifest_json + json.dumps(model.artefact_hashes, sort_keys=True)).encode()
-        ).hexdigest()
+        digest = submission_hash(model.manifest, model.artefact_hashes)
         return SubmissionRef(
             name=model.manifest.name,
             version=model.manifest.version,
@@ -250,6 +248,8 @@ def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: Pha
         ds = open_dataset(dataset, size=size)
         if judge is None:
             judge = load_judge(dataset, backend=judge_backend, device=dev)
+    if isinstance(model, LoadedSubmission):
+        _check_modality(model, ds)
     _check_latent_shapes(model, ds, split, dev, s_dim, d_dim)
     timed_model = TimedModel(model, dev)
     timed_judge = TimedJudge(judge, dev)
@@ -376,12 +376,39 @@ def _finish(result: Result, timer: PhaseTimer, model: TimedModel, judge: TimedJu
             result.status = "complete" if not result.errors else "partial"
 
 
+def _check_modality(model: LoadedSubmission, ds: Any) -> None:
+    """Refuse a submission of another modality than the dataset's, or one whose manifest declares an
+    ``input_shape`` other than the dataset's ``[T, *F]`` (one-line :class:`SubmissionError`)."""
+    modality = dataset_modality(ds)
+    shape = [int(ds.shape[0]), *dataset_feature_shape(ds)]
+    if model.modality != modality:
+        raise SubmissionError(
+            f"dataset {ds.name!r} is {modality} {shape_text(modality)} = {shape} but {model.manifest.name} is a "
+            f"{model.modality} submission {shape_text(model.modality)} (expected a submission whose manifest "
+            f"declares interface_version 2 and modality {modality})"
+        )
+    declared = model.entry.input_shape
+    if declared is not None and list(declared) != shape:
+        raise SubmissionError(
+            f"datasets.{model.dataset}.input_shape of {model.manifest.name} is {list(declared)} but {ds.name} has "
+            f"{shape_text(modality)} = {shape}"
+        )
+
+
 def _check_latent_shapes(model: Any, ds: Any, split: str, dev: torch.device, s_dim: int, d_dim: int) -> None:
     """Encode two real sequences and compare the latent shapes with the declared dims (fail fast)."""
     data, _ = ds.read(ds.indices(split)[:2])
     x = torch.from_numpy(data).to(dev).float().div_(255.0)
-    with torch.inference_mode():
-        z = model.encode(x)
+    try:
+        with torch.inference_mode():
+            z = model.encode(x)
+    except MsdBenchError:
+        raise
+    except Exception as exc:
+        raise SubmissionError(
+            f"encode failed on two sequences of {ds.name} of shape {list(x.shape)} ([B, T, *F], "
+            f"{dataset_modality(ds)}): {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        ) from None
     if not hasattr(z, "static"):
         z_static, z_dynamic = z
     else:
