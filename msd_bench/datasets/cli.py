@@ -23,7 +23,7 @@ def _factor_str(factors) -> str:
 @app.command("list")
 @handle_errors
 def list_cmd() -> None:
-    """List the built-in datasets: modality, T×C×H×W, factors (class count, s=static d=dynamic), sizes.
+    """List the built-in datasets: modality, shape (T × one step), factors (class count, s=static d=dynamic), sizes.
 
     Example: msd-bench datasets list
     """
@@ -33,7 +33,7 @@ def list_cmd() -> None:
     from .registry import is_prepared, list_datasets
 
     table = Table(title="msd-bench datasets")
-    for col in ("name", "version", "modality", "T×C×H×W", "factors", "sizes (small / full)", "prepared"):
+    for col in ("name", "version", "modality", "shape (T×step)", "factors", "sizes (small / full)", "prepared"):
         table.add_column(col)
     for spec in list_datasets():
         prepared = [s for s in ("small", "full") if is_prepared(spec.name, s)]

@@ -22,9 +22,11 @@ class DatasetSpec:
 
     Attributes
     ----------
-    name, version, modality : str
+    name, version : str
+    modality : {"video", "audio", "timeseries"}
+        Fixes the stored dtype and the model input (:func:`msd_bench.datasets.to_model_input`).
     shape : tuple
-        ``(T, C, H, W)``.
+        One sequence: ``(T, C, H, W)`` (video), ``(T, F)`` (audio), ``(T, V)`` (timeseries).
     factors : list[Factor]
         Label columns in order.
     sizes : dict
@@ -35,12 +37,14 @@ class DatasetSpec:
         Seed of the generator.
     description, full_note : str
         What the dataset is, and how its ``full`` size is defined.
+    sample_rate : int or None
+        Hz, for audio (stored as the file attribute ``sample_rate``).
     """
 
     name: str
     version: str
     modality: str
-    shape: tuple[int, int, int, int]
+    shape: tuple[int, ...]
     factors: list[Factor]
     sizes: dict[str, int]
     content_hashes: dict[str, str]
@@ -48,6 +52,12 @@ class DatasetSpec:
     description: str
     full_note: str
     plan_fn: Callable[[str, int], Plan] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    sample_rate: int | None = None
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """The shape of one step: ``(C, H, W)``, ``(F,)`` or ``(V,)`` (``shape[1:]``)."""
+        return tuple(self.shape[1:])
 
     @property
     def static_factors(self) -> list[Factor]:
@@ -240,9 +250,11 @@ def prepare(name: str, size: str = "full", force: bool = False, progress: bool =
     expected = spec.content_hashes.get(size) or None
     attrs: dict[str, Any] = {"name": spec.name, "version": spec.version, "seed": spec.seed, "size": size,
                              "msd_bench_version": __version__, "modality": spec.modality}
+    if spec.sample_rate is not None:
+        attrs["sample_rate"] = int(spec.sample_rate)
     with _progress_bar(f"prepare {name} ({size})", plan.n, progress) as bar:
         task = bar.add_task(f"prepare {name} ({size})", total=plan.n)
-        with DatasetWriter(out, plan.n, spec.shape, spec.factors, attrs) as w:
+        with DatasetWriter(out, plan.n, spec.shape, spec.factors, attrs, modality=spec.modality) as w:
             for done, block in plan.blocks():
                 w.write(block)
                 bar.update(task, completed=done)

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from .. import PROTOCOL, __version__
 from .._io import atomic_path, sha256_file
+from ..datasets import to_model_input
 from ..errors import JudgeError
 from .card import (
     CARD_FILE,
@@ -223,7 +224,7 @@ def evaluate_arrays(
         chunks = ((x_u8[s : s + batch_size], y[s : s + batch_size]) for s in range(0, len(x_u8), batch_size))
     for xc, yc in chunks:
         for s in range(0, len(xc), batch_size):
-            xb = torch.from_numpy(np.ascontiguousarray(xc[s : s + batch_size])).float().div_(255.0)
+            xb = to_model_input(np.ascontiguousarray(xc[s : s + batch_size]), "video")
             yb = torch.from_numpy(np.ascontiguousarray(yc[s : s + batch_size]))
             outs = model(xb, pooled)
             if with_loss:
@@ -494,7 +495,7 @@ def _train(ds, content_hashes, out_dir, cfg, extra_test, progress, log, t_start)
             run_loss = 0.0
             for _ in range(steps_per_epoch):
                 idx = np.sort(stream.take(min(cfg.batch_size, n)))
-                xb = torch.from_numpy(x_train[idx]).float().div_(255.0)
+                xb = to_model_input(x_train[idx], "video")
                 yb = torch.from_numpy(y_train[idx])
                 xb = augment(xb, cfg, aug_gen)
                 for g in opt.param_groups:
@@ -551,7 +552,7 @@ def _train(ds, content_hashes, out_dir, cfg, extra_test, progress, log, t_start)
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path, weights_path, card_path = out_dir / ONNX_FILE, out_dir / WEIGHTS_FILE, out_dir / CARD_FILE
     first_test = np.sort(np.asarray(ds.indices("test")))[:8]
-    example = torch.from_numpy(np.asarray(ds.read(first_test)[0])).float().div_(255.0)
+    example = to_model_input(np.asarray(ds.read(first_test)[0]), getattr(ds, "modality", "video"))
     save_weights(model, weights_path)
     export_onnx(model, onnx_path, example)
     diff = onnx_parity(onnx_path, model, example)
