@@ -240,6 +240,7 @@ def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: Pha
             raise SubmissionError(f"{model.manifest.name} was loaded for {model.dataset}, not {dataset}")
         s_dim, d_dim = _check_dims(model)
         if isinstance(model, LoadedSubmission):
+            _check_modality(model, spec)  # before the dataset is opened or the judge loaded
             if model.device != dev:
                 raise SubmissionError(f"submission loaded on {model.device} but evaluation runs on {dev}")
         elif isinstance(model, torch.nn.Module):
@@ -248,8 +249,6 @@ def _evaluate(model: Any, dataset: str, spec: Any, dev: torch.device, timer: Pha
         ds = open_dataset(dataset, size=size)
         if judge is None:
             judge = load_judge(dataset, backend=judge_backend, device=dev)
-    if isinstance(model, LoadedSubmission):
-        _check_modality(model, ds)
     _check_latent_shapes(model, ds, split, dev, s_dim, d_dim)
     timed_model = TimedModel(model, dev)
     timed_judge = TimedJudge(judge, dev)
@@ -377,8 +376,9 @@ def _finish(result: Result, timer: PhaseTimer, model: TimedModel, judge: TimedJu
 
 
 def _check_modality(model: LoadedSubmission, ds: Any) -> None:
-    """Refuse a submission of another modality than the dataset's, or one whose manifest declares an
-    ``input_shape`` other than the dataset's ``[T, *F]`` (one-line :class:`SubmissionError`)."""
+    """Refuse a submission of another modality than the dataset's (``ds``: its registry spec or the
+    opened file), or one whose manifest declares an ``input_shape`` other than the dataset's
+    ``[T, *F]`` (one-line :class:`SubmissionError`)."""
     modality = dataset_modality(ds)
     shape = [int(ds.shape[0]), *dataset_feature_shape(ds)]
     if model.modality != modality:
@@ -397,8 +397,10 @@ def _check_modality(model: LoadedSubmission, ds: Any) -> None:
 
 def _check_latent_shapes(model: Any, ds: Any, split: str, dev: torch.device, s_dim: int, d_dim: int) -> None:
     """Encode two real sequences and compare the latent shapes with the declared dims (fail fast)."""
+    from ..datasets import to_model_input
+
     data, _ = ds.read(ds.indices(split)[:2])
-    x = torch.from_numpy(data).to(dev).float().div_(255.0)
+    x = to_model_input(torch.from_numpy(data).to(dev), dataset_modality(ds))
     try:
         with torch.inference_mode():
             z = model.encode(x)

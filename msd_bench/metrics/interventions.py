@@ -104,10 +104,20 @@ def class_balanced_indices(labels: torch.Tensor, columns: Sequence[int], n: int,
     return torch.multinomial(w, n, replacement=False, generator=generator)
 
 
+#: stored dtype -> modality of the model input (the on-disk format: uint8 video, int16 PCM audio)
+_STORED = {torch.uint8: "video", torch.int16: "audio"}
+
+
 def _batch(x: torch.Tensor, idx: torch.Tensor, device) -> torch.Tensor:
+    """Rows ``idx`` of ``x`` as float32 model inputs on ``device``: a stored block (uint8 video, int16
+    audio) through :func:`msd_bench.datasets.to_model_input`; a float block (time series, or inputs
+    already converted) as it is."""
     xb = x.index_select(0, idx.to(x.device, torch.long)).to(device)
-    if xb.dtype == torch.uint8:
-        return xb.float().div_(255.0)  # in place: one float copy of the batch, not two
+    modality = _STORED.get(xb.dtype)
+    if modality is not None:
+        from ..datasets import to_model_input
+
+        return to_model_input(xb, modality)
     return xb.float()
 
 
