@@ -531,7 +531,9 @@ class CDSVAE(DSVAE):
                  dataset_size: int = 10000, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if self.modality != "video":
-            raise ValueError(f"c-dsvae's augmentations (colour jitter, blur) are defined for video, not {self.modality}")
+            raise ValueError(
+                f"c-dsvae's augmentations (colour jitter, blur) are defined for video, not {self.modality}"
+            )
         self.w_c, self.w_m, self.w_mi, self.tau = float(w_c), float(w_m), float(w_mi), float(tau)
         self.dataset_size = int(dataset_size)
         self._config.update(w_c=self.w_c, w_m=self.w_m, w_mi=self.w_mi, tau=self.tau, dataset_size=self.dataset_size)
