@@ -20,6 +20,18 @@ def _factor_str(factors) -> str:
     return ", ".join(f"{f.name} {f.n_classes} ({f.type[0]})" for f in factors)
 
 
+def _file_modality(path: Path) -> str:
+    """The ``modality`` attribute of a dataset file (video when absent, ``?`` when unreadable)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            v = f.attrs.get("modality", "video")
+    except OSError:
+        return "?"
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
 @app.command("list")
 @handle_errors
 def list_cmd() -> None:
@@ -41,7 +53,7 @@ def list_cmd() -> None:
                       _factor_str(spec.factors), f"{spec.sizes['small']:,} / {spec.sizes['full']:,}",
                       ", ".join(prepared) or "no")
     for name, path in imported_files():
-        table.add_row(name, "imported", "video", "", f"[dim]{path}[/]", "", "yes")
+        table.add_row(name, "imported", _file_modality(path), "", f"[dim]{path}[/]", "", "yes")
     console.print(table)
 
 
@@ -180,12 +192,15 @@ def import_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the splits / sampled sequences."),
     limit: int = typer.Option(None, "--limit", help="mnist: the first N images of each MNIST split; dsprites / "
                               "3dshapes: at most N sequences per output (seeded, every factor value kept)."),
+    sample_rate: int = typer.Option(None, "--sample-rate", help="msd: the sample rate (Hz) an audio file must "
+                                    "have; another rate is refused (default 16000, that of dmelodies)."),
 ) -> None:
     """Convert original dataset files you already have into the msd-bench format (nothing is downloaded).
 
     Kinds: lpc-sprites (Li & Mandt npy folder) -> sprites-lpc; msd (MSD benchmark .h5, checked and
-    copied as is); dsprites (dsprites npz) -> dsprites-static-real and dsprites-dynamic-real;
-    3dshapes (3dshapes.h5) -> 3dshapes-dynamic-real; mnist (idx or npz) -> moving-mnist.
+    copied as is; an audio file must be at --sample-rate, default 16 kHz); dsprites (dsprites npz) ->
+    dsprites-static-real and dsprites-dynamic-real; 3dshapes (3dshapes.h5) -> 3dshapes-dynamic-real;
+    mnist (idx or npz) -> moving-mnist.
 
     Imported files open with `msd_bench.datasets.open_h5(path)` or `open_dataset(NAME)`, and show in
     `msd-bench datasets list`.
@@ -194,6 +209,6 @@ def import_cmd(
     """
     from .importers import run_import
 
-    paths = run_import(kind, source, out=out, seed=seed, limit=limit)
+    paths = run_import(kind, source, out=out, seed=seed, limit=limit, sample_rate=sample_rate)
     for p in paths:
         console.print(f"wrote {p}", soft_wrap=True)

@@ -78,9 +78,9 @@ class DatasetSpec:
         return self.plan_fn(_check_size(size), self.seed)
 
 
-def _factors(spec: list[tuple[str, str, list[str]]]) -> list[Factor]:
-    return [Factor(name, i, ftype, len(vals), {v: j for j, v in enumerate(vals)}) for i, (name, ftype, vals)
-            in enumerate(spec)]
+def _factors(spec: list[tuple[str, str, list[str]]], ignore: tuple[str, ...] = ()) -> list[Factor]:
+    return [Factor(name, i, ftype, len(vals), {v: j for j, v in enumerate(vals)}, ignore=name in ignore)
+            for i, (name, ftype, vals) in enumerate(spec)]
 
 
 def _check_size(size: str) -> str:
@@ -114,11 +114,15 @@ CONTENT_HASHES: dict[str, dict[str, str]] = {
         "small": "43b97cb10ddcf73402f1ce2de6f8cf3849cbddc18c3371a314c9081a21224d05",
         "full": "098a2d636f3e40582979b49d930b7033497a071bd916f8baffb7bcde7bc59586",
     },
+    "dmelodies": {
+        "small": "d2aa2a64e745d296d2bed7ccbe39aea4aaa7e69aa17ba985bba9590cf8cc7529",
+        "full": "e86ff508da86b159d7caf857c41e2f8d6bf7f85aba8d343ef8c2c6319b79aab4",
+    },
 }
 
 
 def _builtin_specs() -> dict[str, DatasetSpec]:
-    from .generators import digits, dsprites, shapes3d, sprites
+    from .generators import digits, dmelodies, dsprites, shapes3d, sprites
 
     def spec(name: str, version: str, shape: tuple[int, int, int, int], factors: list, sizes: dict[str, int],
              description: str, full_note: str, plan_fn: Callable[[str, int], Plan]) -> DatasetSpec:
@@ -158,6 +162,18 @@ def _builtin_specs() -> dict[str, DatasetSpec]:
              "1x64x64",
              "every one of the 720 factor combinations with 20 seeded start positions (14,400); small has 2",
              digits.plan),
+        DatasetSpec(
+            name="dmelodies", version="1.0", modality="audio", shape=(dmelodies.T, dmelodies.FRAME),
+            factors=_factors(dmelodies.factors_spec(), ignore=("octave",)),
+            sizes={"small": sum(dmelodies.SMALL_PER_SPLIT.values()), "full": dmelodies.N_FULL},
+            content_hashes=CONTENT_HASHES.setdefault("dmelodies", {}), seed=0, sample_rate=dmelodies.SAMPLE_RATE,
+            description="MSD's dMelodies-WAV: one bar of arpeggiated chords I and IV (eight eighth-note slots, six "
+                        "sounding) by our own additive synthesiser (violin, trumpet, saxophone, flute), int16 PCM at "
+                        "16 kHz, T=12 frames x 4,000 samples (3 s)",
+            full_note="every combination of instrument 4 x tonic 12 x scale 3 x rhythm 28 x arpeggio directions "
+                      "2 x 2 (16,128), seeded 70/15/15 split covering every value; small is a seeded 480-sequence "
+                      "subset of the same splits covering every value",
+            plan_fn=dmelodies.plan),
     ]
     return {s.name: s for s in specs}
 
