@@ -11,7 +11,7 @@ from msd_bench.datasets import get_spec, list_datasets, open_dataset, open_h5, p
 from msd_bench.datasets.generators import digits, dsprites, shapes3d
 
 NAMES = ["sprites", "dsprites-static", "dsprites-dynamic", "3dshapes-dynamic", "moving-digits"]
-ALL = [*NAMES, "dmelodies"]
+ALL = [*NAMES, "dmelodies", "air-quality"]
 
 
 def test_registry_lists_the_five_builtins():

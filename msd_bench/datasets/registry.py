@@ -39,6 +39,8 @@ class DatasetSpec:
         What the dataset is, and how its ``full`` size is defined.
     sample_rate : int or None
         Hz, for audio (stored as the file attribute ``sample_rate``).
+    attrs_fn : callable, optional
+        ``attrs_fn(seed)`` -> extra file attributes (e.g. air-quality's normalisation statistics).
     """
 
     name: str
@@ -53,6 +55,7 @@ class DatasetSpec:
     full_note: str
     plan_fn: Callable[[str, int], Plan] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     sample_rate: int | None = None
+    attrs_fn: Callable[[int], dict[str, Any]] | None = field(repr=False, compare=False, default=None)
 
     @property
     def feature_shape(self) -> tuple[int, ...]:
@@ -118,11 +121,15 @@ CONTENT_HASHES: dict[str, dict[str, str]] = {
         "small": "d2aa2a64e745d296d2bed7ccbe39aea4aaa7e69aa17ba985bba9590cf8cc7529",
         "full": "e86ff508da86b159d7caf857c41e2f8d6bf7f85aba8d343ef8c2c6319b79aab4",
     },
+    "air-quality": {
+        "small": "ce14a254fbf2da55aa20e429928bbd01c7d3b684c6cf50aaaeb25d198ecc8317",
+        "full": "d9c89e545a22de17b32840db5336cb28f2f14daa48aebe30cf90e7db5963c6f0",
+    },
 }
 
 
 def _builtin_specs() -> dict[str, DatasetSpec]:
-    from .generators import digits, dmelodies, dsprites, shapes3d, sprites
+    from .generators import air_quality, digits, dmelodies, dsprites, shapes3d, sprites
 
     def spec(name: str, version: str, shape: tuple[int, int, int, int], factors: list, sizes: dict[str, int],
              description: str, full_note: str, plan_fn: Callable[[str, int], Plan]) -> DatasetSpec:
@@ -174,6 +181,19 @@ def _builtin_specs() -> dict[str, DatasetSpec]:
                       "2 x 2 (16,128), seeded 70/15/15 split covering every value; small is a seeded 480-sequence "
                       "subset of the same splits covering every value",
             plan_fn=dmelodies.plan),
+        DatasetSpec(
+            name="air-quality", version="1.0", modality="timeseries", shape=(air_quality.T, air_quality.V),
+            factors=_factors(air_quality.factors_spec(), ignore=air_quality.IGNORED),
+            sizes={"small": 12 * sum(air_quality.SMALL_DATES.values()), "full": air_quality.N_FULL},
+            content_hashes=CONTENT_HASHES.setdefault("air-quality", {}), seed=0,
+            description="MSD's bms_air_quality from the real Beijing Multi-Site Air-Quality data (UCI 501, CC BY 4.0, "
+                        "shipped and sha256-checked): one sequence per station and day, T=24 hours x 13 features "
+                        "(pollutants, weather, wind as sin/cos), gap-filled, log1p + train-split z-scores",
+            full_note="every station x day of 2013-03-01..2017-02-28 (12 x 1,461 = 17,532), split by date 70/15/15 "
+                      "(seeded; every year, month and season in every split); small keeps 84/24/24 of those dates",
+            plan_fn=air_quality.plan,
+            attrs_fn=lambda seed: {"feature_stats": air_quality.feature_stats_json(seed),
+                                   "source": "Beijing Multi-Site Air-Quality Data, UCI ML Repository 501 (CC BY 4.0)"}),
     ]
     return {s.name: s for s in specs}
 
@@ -268,6 +288,8 @@ def prepare(name: str, size: str = "full", force: bool = False, progress: bool =
                              "msd_bench_version": __version__, "modality": spec.modality}
     if spec.sample_rate is not None:
         attrs["sample_rate"] = int(spec.sample_rate)
+    if spec.attrs_fn is not None:
+        attrs.update(spec.attrs_fn(spec.seed))
     with _progress_bar(f"prepare {name} ({size})", plan.n, progress) as bar:
         task = bar.add_task(f"prepare {name} ({size})", total=plan.n)
         with DatasetWriter(out, plan.n, spec.shape, spec.factors, attrs, modality=spec.modality) as w:
