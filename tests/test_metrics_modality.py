@@ -63,3 +63,13 @@ def test_video_path_is_unchanged():
 def test_bad_inputs_are_one_line(x, xh, modality, needle):
     with pytest.raises(MetricError, match=needle):
         rec.reconstruction_errors(x, xh, modality)
+
+
+def test_intervention_inputs_accept_1d_steps_and_name_the_shapes():
+    from msd_bench.metrics.interventions import _check_data
+
+    labels = torch.zeros(4, 1, dtype=torch.long)
+    _check_data(torch.zeros(4, 3, 10, dtype=torch.int16), labels, [])  # audio [N, T, F]
+    _check_data(torch.zeros(4, 3, 1, 8, 8, dtype=torch.uint8), labels, [])  # video [N, T, C, H, W]
+    with pytest.raises(MetricError, match=r"\[N, T, \*F\] \(video \[N, T, C, H, W\], audio / time series"):
+        _check_data(torch.zeros(4, 3, 8, 8), labels, [])

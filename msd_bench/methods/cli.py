@@ -16,7 +16,7 @@ def train(
     dataset: str = typer.Option("sprites", "--dataset", "-d", help="Built-in dataset to train on."),
     epochs: int = typer.Option(None, "--epochs", "-e", help="Epochs over the train split (default: budgeted "
                                                             "per dataset: 8 on sprites, 3 on dsprites-dynamic, "
-                                                            "4 on dmelodies, 30 on air-quality)."),
+                                                            "2 on dmelodies, 5 on air-quality)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the initialisation, data order and noise."),
     size: str = typer.Option("full", "--size", help="Dataset size to train on: small or full."),
     out: Path = typer.Option(None, "--out", "-o", help="Submission folder to write "

@@ -198,7 +198,7 @@ def data_logit(ds: Any, n: int = 256) -> float:
 
 #: Default number of epochs (measured to fit the CPU budget; see docs/methods.md).
 DEFAULT_EPOCHS: dict[str, int] = {"sprites": 8, "dsprites-dynamic": 3, "3dshapes-dynamic": 5, "moving-digits": 5,
-                                  "dmelodies": 4, "air-quality": 30}
+                                  "dmelodies": 2, "air-quality": 5}
 
 
 def default_epochs(method: str, dataset: str) -> int:

@@ -21,7 +21,9 @@
 All randomness (which sequences, which pairs, prior samples) comes from ``seed`` through
 ``torch.Generator``: same model, data and seed give identical numbers. A model without the needed
 prior gets "not applicable" values, never 0. Inputs: ``x`` float ``[N, T, C, H, W]`` in [0, 1] (or
-uint8, scaled per batch), ``labels`` int ``[N, L]``, ``factors`` = objects with ``name``, ``index``,
+uint8, scaled per batch), or ``[N, T, F]`` audio (int16 PCM or float in [-1, 1]) / time series
+(float), converted per batch by :func:`msd_bench.datasets.to_model_input`; ``labels`` int ``[N, L]``,
+``factors`` = objects with ``name``, ``index``,
 ``type`` ("static"/"dynamic"), ``n_classes`` and ``ignore`` (the datasets' ``Factor``).
 """
 
@@ -75,8 +77,9 @@ def _active(factors) -> list:
 
 
 def _check_data(x: torch.Tensor, labels: torch.Tensor, factors) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 5:
-        raise MetricError(f"x must be a tensor [N, T, C, H, W], got {getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(x, torch.Tensor) or x.ndim not in (3, 5):
+        raise MetricError(f"x must be a tensor [N, T, *F] (video [N, T, C, H, W], audio / time series [N, T, F]), "
+                          f"got {getattr(x, 'shape', type(x).__name__)}")
     if not isinstance(labels, torch.Tensor) or labels.ndim != 2 or labels.shape[0] != x.shape[0]:
         raise MetricError(
             f"labels must be an int tensor [N, L] with N = {x.shape[0]}, got {getattr(labels, 'shape', None)}"
