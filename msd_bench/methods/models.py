@@ -256,7 +256,7 @@ class FrameVAE(ReferenceModel):
         z = reparameterize(mu, logvar)
         logits = self.decoder.logits(z.reshape(b * t, -1)).view(b, t, *self.step_shape)
         target = self.target(x)
-        x_hat = torch.sigmoid(logits)
+        x_hat = self.decoder.activate(logits)  # sigmoid (video), tanh (audio), identity (time series)
         mse = recon_mse(x_hat, target)
         recon = self.recon_weight * mse if self.likelihood == "gaussian" else recon_bce(logits, target)
         kl = kl_std_normal(mu, logvar)

@@ -105,6 +105,10 @@ class FrameDecoder(nn.Module):
         h = F.silu(self.fc(z)).view(z.shape[0], self.c0, 4, 4)
         return self.deconv(h)
 
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """The output map applied to :meth:`logits` (sigmoid: frames in [0, 1])."""
+        return torch.sigmoid(logits)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logits(z))
 
@@ -163,6 +167,9 @@ class StepDecoder(nn.Module):
         """The output before the output map."""
         return self.net(z)
 
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """The output map applied to :meth:`logits` (tanh for audio, the identity for time series)."""
+        return torch.tanh(logits) if self.bounded else logits
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        y = self.net(z)
-        return torch.tanh(y) if self.bounded else y
+        return self.activate(self.net(z))
