@@ -83,3 +83,36 @@ def test_stored_blocks_become_model_inputs_by_modality():
         want = to_model_input(block[idx], modality)
         assert got.dtype == torch.float32 and torch.equal(got, want)
     assert float(_batch(audio, idx, "cpu").min()) >= -1.0 and float(_batch(audio, idx, "cpu").max()) < 1.0
+
+
+@pytest.mark.parametrize(("dataset", "files"), [
+    ("dmelodies", {"reconstruction.png", "reconstruction.wav", "swap.png", "swap.wav", "samples.png", "samples.wav"}),
+])
+@pytest.mark.parametrize("fmt", ["onnx", "torch"])
+def test_evaluate_a_v2_submission_end_to_end(tmp_path, dataset, files, fmt):
+    """evaluate through the committed judge: modality-aware reconstruction scores and pictures."""
+    import wave
+
+    from msd_bench.testing import require_judge
+
+    require_judge(dataset)
+    spec = get_spec(dataset)
+    sub = build_example(tmp_path / "sub", fmt, dataset, tuple(int(v) for v in spec.shape), modality=spec.modality)
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["evaluate", "--dataset", dataset, "--submission", str(sub), "--trust-code", "--size",
+                            "small", "--limit", "16", "--metrics", "reconstruction,static_dynamic_swap,generation",
+                            "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "complete" and not result["errors"]
+    scores = result["scores"]
+    assert scores["ssim"]["status"] == "not_applicable" and "image measure" in scores["ssim"]["reason"]
+    assert scores["mse"]["status"] == "ok" and scores["psnr"]["status"] == "ok"
+    assert scores["static_dynamic_swap.accuracy.mean"]["status"] == "ok"
+    assert files <= {p.name for p in out.iterdir()}
+    with wave.open(str(out / "reconstruction.wav"), "rb") as w:
+        assert w.getframerate() == 16000
+        rows = 2 * 6  # up to 6 inputs, each with its reconstruction
+        assert w.getnframes() == rows * spec.shape[0] * spec.shape[1] + (rows - 1) * 4000
