@@ -122,8 +122,8 @@ CONTENT_HASHES: dict[str, dict[str, str]] = {
         "full": "e86ff508da86b159d7caf857c41e2f8d6bf7f85aba8d343ef8c2c6319b79aab4",
     },
     "air-quality": {
-        "small": "ce14a254fbf2da55aa20e429928bbd01c7d3b684c6cf50aaaeb25d198ecc8317",
-        "full": "d9c89e545a22de17b32840db5336cb28f2f14daa48aebe30cf90e7db5963c6f0",
+        "small": "2908c091cdb1e52e3eb1ed6c7d557c34296e6482288ea978c364326a12ea47c7",
+        "full": "065fa3999370ea5aed02316388bf688aa006c8d3aab8691ca4352f86ae70f1df",
     },
 }
 

@@ -37,8 +37,9 @@ to its CSV rows. Derived factors, computed from the stored (normalised) PM2.5 ch
   ug/m3, in the bands of China's 24-hour PM2.5 breakpoints 35 / 75 / 150 (:data:`LEVEL_BREAKS`):
   ``below-35``, ``35-75``, ``75-150``, ``150-up``;
 
-* dynamic ``pm25_peak``: the hour of the day's PM2.5 maximum (the first one on ties), in four 6-hour bins
-  ``00-05``, ``06-11``, ``12-17``, ``18-23``;
+* dynamic ``pm25_peak``: the 6-hour block ``00-05``, ``06-11``, ``12-17`` or ``18-23`` with the highest
+  mean PM2.5 (the first one on ties). (The hour of the maximum itself is ill-posed: the CSV's integer
+  PM2.5 values tie for the top hour on at least 5 % of the days.)
 * dynamic ``pm25_trend``: ``rising`` when the mean of hours 18-23 exceeds the mean of hours 0-5, else
   ``falling`` (means in float64 of the stored float32 values).
 
@@ -299,7 +300,7 @@ def _build(archive: str, data_dir: str, seed: int) -> dict:
     s_idx = np.repeat(np.arange(len(STATIONS)), N_DAYS)
     d_idx = np.tile(np.arange(N_DAYS), len(STATIONS))
     pm = data[:, :, 0].astype(np.float64)
-    peak = np.argmax(pm, axis=1) // 6
+    peak = np.argmax(pm.reshape(-1, 4, 6).mean(axis=2), axis=1)
     trend = (pm[:, 18:].mean(axis=1) > pm[:, :6].mean(axis=1)).astype(np.int64)
     # geometric-style daily mean: expm1 of the mean of the (de-normalised) log1p PM2.5 of the day
     level_ug = np.expm1(pm.mean(axis=1) * std[0] + mean[0])
