@@ -55,3 +55,12 @@ def test_audio_at_another_rate_refused(tmp_path, cache):
     assert (imported / "melodies22k.h5").is_file()
     res = runner.invoke(app, ["datasets", "import", "mnist", "--from", str(src), "--sample-rate", "8000"])
     assert res.exit_code == 2 and "--sample-rate applies to the msd importer" in res.output
+
+
+def test_info_and_preview_of_an_audio_dataset(cache, tmp_path):
+    res = runner.invoke(app, ["datasets", "info", "dmelodies", "--size", "small"])
+    assert res.exit_code == 0 and "T×F = 12×4000 (audio, 16000 Hz)" in res.output
+    res = runner.invoke(app, ["datasets", "preview", "dmelodies", "--out", str(tmp_path / "p.png")])
+    assert res.exit_code == 2 and "dmelodies is audio" in res.output and not (tmp_path / "p.png").exists()
+    res = runner.invoke(app, ["datasets", "list"])
+    assert res.exit_code == 0 and "audio" in res.output and "dmelodies" in res.output

@@ -115,7 +115,8 @@ def info_cmd(
     except Exception:
         pass
     console.print(f"[bold]{ds.name}[/] version {ds.version} size {ds.size}: {ds.n:,} sequences of "
-                  f"T×C×H×W = {'×'.join(map(str, ds.shape))}", soft_wrap=True)
+                  f"{'T×C×H×W' if ds.modality == 'video' else 'T×F'} = {'×'.join(map(str, ds.shape))} "
+                  f"({ds.modality}{f', {ds.sample_rate} Hz' if ds.sample_rate else ''})", soft_wrap=True)
     console.print(f"file {ds.path}  content hash {ds.content_hash}", soft_wrap=True)
     splits = ", ".join(f"{s} {ds.indices(s).size:,}" for s in ("train", "val", "test"))
     console.print(f"splits: {splits}", soft_wrap=True)
@@ -176,6 +177,9 @@ def preview_cmd(
     if out.suffix.lower() not in (".png", ".gif"):
         raise DatasetError(f"{out}: --out must end in .png or .gif")
     ds = _open(name, size)
+    if ds.modality != "video":
+        raise DatasetError(f"{ds.name} is {ds.modality}: `datasets preview` draws video frames; the evaluation "
+                           "pictures show spectrograms / WAV files (audio) and line plots (time series)")
     idx = ds.indices(split)
     rows = idx[pick_examples(ds.labels(split), ds.factors, max(1, n), seed)]
     data, labels = ds.read(rows)
