@@ -99,3 +99,17 @@ def test_train_a_timeseries_judge_and_load_it(tmp_path):
     # the recipe's modality must be the dataset's
     with pytest.raises(JudgeError, match="is timeseries, but the recipe's architecture is for video"):
         train_judge(ds, {}, root / "x", TrainConfig(epochs=1), progress=False)
+
+
+def test_flat_steps_path(tmp_path):
+    cfg = ArchConfig(in_channels=1, image_size=13, modality="timeseries", frame_heads=False, mlp=(16,),
+                     feature_dim=16, tconv=(8,), hidden=16, flat_steps=24, flat_dim=8)
+    torch.manual_seed(0)
+    net = JudgeNet(cfg, HEADS).eval()
+    assert net.flat is not None and net.flat.in_features == 24 * (16 + 8)
+    x = torch.randn(3, 24, 13)
+    path = tmp_path / "f.onnx"
+    export_onnx(net, path, x)
+    assert onnx_parity(path, net, torch.randn(5, 24, 13)) < 1e-4
+    with pytest.raises(RuntimeError):
+        net(torch.randn(2, 20, 13))  # a fixed-length path: T must be flat_steps

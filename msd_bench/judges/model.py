@@ -86,6 +86,11 @@ class ArchConfig:
     tconv : tuple of int
         1-D: widths of temporal conv blocks (kernel 3, ReLU) over the step features before the GRU;
         their output is appended to the step feature.
+    flat_steps, flat_dim : int
+        1-D, fixed length only (0 = off): a linear map of all ``flat_steps`` step features, flattened,
+        to ``flat_dim`` numbers appended to the pooled GRU state. It gives the heads exact linear access
+        to every step (e.g. the mean of hours 18-23 minus that of hours 0-5); the input must then have
+        ``T == flat_steps``.
     keypoint_block : int
         Which conv block feeds the keypoints (0 = the first, the finest resolution).
     gap : bool
@@ -121,6 +126,8 @@ class ArchConfig:
     n_bins: int = 768
     mlp: tuple[int, ...] = (256,)
     tconv: tuple[int, ...] = ()
+    flat_steps: int = 0
+    flat_dim: int = 64
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -309,7 +316,10 @@ class JudgeNet(nn.Module):
         mdim += cin if tconv else 0
         self.gru = nn.GRU(fdim + mdim, cfg.hidden, batch_first=True, bidirectional=True)
         self.drop = nn.Dropout(cfg.dropout)
-        self.seq_heads = nn.ModuleList([nn.Linear(4 * cfg.hidden, h.n_classes) for h in self.heads])
+        use_flat = bool(cfg.flat_steps) and not self.video
+        self.flat = nn.Linear(cfg.flat_steps * (fdim + mdim), cfg.flat_dim) if use_flat else None
+        pooled_dim = 4 * cfg.hidden + (cfg.flat_dim if self.flat is not None else 0)
+        self.seq_heads = nn.ModuleList([nn.Linear(pooled_dim, h.n_classes) for h in self.heads])
         self.frame_heads = nn.ModuleList(
             [nn.Linear(fdim, h.n_classes) for h in self.static_heads]
         )
@@ -336,6 +346,8 @@ class JudgeNet(nn.Module):
             seq_feats = torch.cat([seq_feats, self.tconv(seq_feats.transpose(1, 2)).transpose(1, 2)], dim=2)
         out, h_n = self.gru(seq_feats)  # out [B, T, 2H], h_n [2, B, H]
         pooled = torch.cat([out.mean(dim=1), h_n[0], h_n[1]], dim=1)  # [B, 4H]
+        if self.flat is not None:
+            pooled = torch.cat([pooled, self.flat(seq_feats.reshape(b, -1))], dim=1)
         pooled = self.drop(pooled)
         seq = [head(pooled) for head in self.seq_heads]
         frame = [head(feats).reshape(b, t, -1) for head in self.frame_heads]
