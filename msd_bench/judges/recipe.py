@@ -114,10 +114,13 @@ RECIPES: dict[str, dict[str, Any]] = {
                   "arch": {"modality": "audio", "frame_heads": False, "n_fft": 2048, "hop": 512, "n_bins": 768,
                            "mlp": (256,), "feature_dim": 128, "hidden": 128}},
     # air-quality: no noise (the derived labels are exact functions of the stored PM2.5 channel, and a
-    # day's peak hour can hinge on a small difference between two hours)
-    "air-quality": {"epochs": 16, "lr": 3e-3, "noise_max": 0.0, "gain_min": 1.0, "blur_p": 0.0,
-                    "arch": {"modality": "timeseries", "frame_heads": False, "mlp": (64,), "feature_dim": 64,
-                             "tconv": (64, 64, 64), "hidden": 128}},
+    # day's peak block can hinge on a small difference); a small, nearly linear network with a linear
+    # path from every hour to the heads (flat_steps) and weight decay 1e-3: wider ones (MLP 64, three
+    # temporal convs, GRU 128) overfit the other 12 features (val loss rising; test 93.9-98.4 %).
+    "air-quality": {"epochs": 20, "lr": 3e-3, "weight_decay": 1e-3, "noise_max": 0.0, "gain_min": 1.0,
+                    "blur_p": 0.0,
+                    "arch": {"modality": "timeseries", "frame_heads": False, "mlp": (), "feature_dim": 32,
+                             "tconv": (), "hidden": 32, "flat_steps": 24, "flat_dim": 64}},
 }
 
 #: Factors a dataset's data cannot show (marked ``ignore`` in the registry, so no metric scores them),
