@@ -194,6 +194,15 @@ def read_archive(archive: Path | None = None, data_dir: Path | None = None) -> d
     return out
 
 
+@lru_cache(maxsize=1)
+def _calendar() -> np.ndarray:
+    """(year, month, day, hour) of every expected row, int64 ``[N_DAYS * 24, 4]`` (read-only)."""
+    days = [FIRST_DAY + timedelta(days=i) for i in range(N_DAYS)]
+    out = np.array([(d.year, d.month, d.day, h) for d in days for h in range(T)], dtype=np.int64)
+    out.setflags(write=False)
+    return out
+
+
 def parse_csv(station: str, data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """One station's CSV → (raw features float64 ``[N_DAYS, 24, 13]`` with NaN for missing, calendar
     ``[N_DAYS, 3]`` year/month/day). Rows must be the consecutive hours from 2013-03-01 00:00.
@@ -219,8 +228,7 @@ def parse_csv(station: str, data: bytes) -> tuple[np.ndarray, np.ndarray]:
         raise DatasetError(f"{where}: {arr.shape[0]} rows of {arr.shape[1]} columns; expected {N_DAYS * T} rows "
                            f"(hourly, 2013-03-01 to 2017-02-28) of {len(COLUMNS)}")
     cal = arr[:, 1:5].astype(np.int64)
-    days = [FIRST_DAY + timedelta(days=i) for i in range(N_DAYS)]
-    want = np.array([(d.year, d.month, d.day, h) for d in days for h in range(T)], dtype=np.int64)
+    want = _calendar()
     if not np.array_equal(cal, want):
         bad = int(np.nonzero((cal != want).any(axis=1))[0][0])
         raise DatasetError(f"{where}: row {bad + 2} is {cal[bad].tolist()}; expected {want[bad].tolist()} "
