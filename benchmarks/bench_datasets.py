@@ -3,6 +3,12 @@
 Run:  .venv/bin/python benchmarks/bench_datasets.py            (small of every built-in, sprites full,
                                                                reads, gzip-1 vs lzf on sprites full)
       .venv/bin/python benchmarks/bench_datasets.py --all-full  (also the full size of every built-in)
+      .venv/bin/python benchmarks/bench_datasets.py --only dmelodies,air-quality --no-compression
+                                                              (both sizes of the named datasets; targets:
+                                                               dmelodies full <= 120 s, air-quality <= 30 s)
+      .venv/bin/python benchmarks/bench_datasets.py --probe-air-quality
+                                                              (what one day of air-quality can show: probe
+                                                               accuracy of every factor, docs/datasets.md)
 
 Everything is written to a temporary cache (MSD_BENCH_CACHE is set to a temp dir), so the user's
 cache is untouched. Prints rich tables; the numbers go into docs/datasets.md.
@@ -77,6 +83,44 @@ def _compression(tmp: Path) -> list[tuple[str, float, float, float]]:
     return rows
 
 
+def probe_air_quality(console) -> None:
+    """Test accuracy of logistic-regression and gradient-boosting probes for every air-quality factor.
+
+    Features of a day: mean, std, min and max over the 24 hours of each of the 13 features, plus the
+    values at hours 0, 6, 12 and 18 (117 features); train on the train split, score on the test split
+    (splits are by date). The majority-class rate is the chance level.
+    """
+    from rich.table import Table
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from msd_bench.datasets import open_dataset
+
+    ds = open_dataset("air-quality", "full", progress=False)
+
+    def feats(split):
+        x, y = ds.read(ds.indices(split))
+        f = np.concatenate([x.mean(1), x.std(1), x.min(1), x.max(1), x[:, ::6].reshape(len(x), -1)], axis=1)
+        return f, y
+
+    ftr, ytr = feats("train")
+    fte, yte = feats("test")
+    sc = StandardScaler().fit(ftr)
+    table = Table(title=f"air-quality: what one day shows (test accuracy, {len(yte):,} test sequences)")
+    for col in ("factor", "ignore", "majority class", "logistic regression", "gradient boosting"):
+        table.add_column(col)
+    for f in ds.factors:
+        lr = LogisticRegression(max_iter=2000).fit(sc.transform(ftr), ytr[:, f.index])
+        a_lr = float((lr.predict(sc.transform(fte)) == yte[:, f.index]).mean())
+        gb = HistGradientBoostingClassifier(max_iter=200, random_state=0).fit(ftr, ytr[:, f.index])
+        a_gb = float((gb.predict(fte) == yte[:, f.index]).mean())
+        chance = float(np.bincount(yte[:, f.index]).max() / len(yte))
+        table.add_row(f.name, "yes" if f.ignore else "no", f"{100 * chance:.1f}", f"{100 * a_lr:.1f}",
+                      f"{100 * a_gb:.1f}")
+    console.print(table)
+
+
 def main() -> None:
     import torch
     from rich.console import Console
@@ -87,9 +131,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--all-full", action="store_true", help="also prepare the full size of every built-in")
     parser.add_argument("--no-compression", action="store_true", help="skip the gzip vs lzf comparison")
+    parser.add_argument("--only", default=None, help="comma-separated datasets: both sizes of only these")
+    parser.add_argument("--probe-air-quality", action="store_true", help="only the air-quality factor probes")
     args = parser.parse_args()
     torch.set_num_threads(2)
     console = Console(width=160)
+    if args.probe_air_quality:
+        probe_air_quality(console)
+        return
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         os.environ["MSD_BENCH_CACHE"] = str(tmp / "cache")
@@ -100,6 +149,8 @@ def main() -> None:
         jobs = [(s.name, "small") for s in list_datasets()] + [("sprites", "full")]
         if args.all_full:
             jobs += [(s.name, "full") for s in list_datasets() if s.name != "sprites"]
+        if args.only:
+            jobs = [(n, sz) for n in args.only.split(",") for sz in ("small", "full")]
         from msd_bench.datasets import open_h5
 
         for name, size in jobs:

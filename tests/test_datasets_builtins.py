@@ -11,10 +11,11 @@ from msd_bench.datasets import get_spec, list_datasets, open_dataset, open_h5, p
 from msd_bench.datasets.generators import digits, dsprites, shapes3d
 
 NAMES = ["sprites", "dsprites-static", "dsprites-dynamic", "3dshapes-dynamic", "moving-digits"]
+ALL = [*NAMES, "dmelodies", "air-quality"]
 
 
 def test_registry_lists_the_five_builtins():
-    assert [s.name for s in list_datasets()] == NAMES
+    assert [s.name for s in list_datasets()] == ALL
     expected = {
         "sprites": ((8, 3, 64, 64), [("body", 6), ("bottom", 6), ("top", 6), ("hair", 6), ("movement", 9)]),
         "dsprites-static": ((16, 3, 64, 64), [("color", 9), ("shape", 3), ("posX", 8), ("posY", 8),

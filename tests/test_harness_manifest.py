@@ -55,7 +55,8 @@ def test_good_manifest_round_trips(tmp_path):
     [
         (good(format="tensorflow"), "format: got 'tensorflow', expected 'onnx' or 'torch'"),
         (good(colour="red"), "unknown field 'colour'"),
-        (good(interface_version=2), "interface_version: got 2, expected 1"),
+        (good(interface_version=3), "interface_version: got 3, expected 1 or 2"),
+        (good(interface_version=2), "modality is required for interface_version 2"),
         ({k: v for k, v in good().items() if k != "license"}, "required field 'license' is missing"),
         (good(name="Bad Name!"), "name"),
         (good(datasets={"sprites": {"static_dim": 8, "dynamic_dim": 4, "encoder": "e.onnx"}}), "decoder is required"),

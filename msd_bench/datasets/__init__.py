@@ -2,7 +2,7 @@
 
 >>> from msd_bench.datasets import get_spec, open_dataset
 >>> ds = open_dataset("sprites", size="small")      # prepares into $MSD_BENCH_CACHE/datasets if missing
->>> for x, y in ds.batches("test", batch_size=256):  # float32 [B, T, C, H, W] in [0, 1], int64 [B, L]
+>>> for x, y in ds.batches("test", batch_size=256):  # float32 [B, T, *F] (to_model_input), int64 [B, L]
 ...     ...
 
 See docs/datasets.md.
@@ -11,6 +11,8 @@ See docs/datasets.md.
 from __future__ import annotations
 
 from ._format import (
+    AUDIO_SCALE,
+    MODALITIES,
     SPLITS,
     DatasetWriter,
     Factor,
@@ -18,6 +20,8 @@ from ._format import (
     classes_json,
     open_h5,
     parse_classes,
+    stored_dtype,
+    to_model_input,
     verify_file,
     write_h5,
 )
@@ -36,6 +40,8 @@ from .registry import (
 )
 
 __all__ = [
+    "AUDIO_SCALE",
+    "MODALITIES",
     "SIZES",
     "SPLITS",
     "DatasetSpec",
@@ -53,6 +59,8 @@ __all__ = [
     "open_h5",
     "parse_classes",
     "prepare",
+    "stored_dtype",
+    "to_model_input",
     "verify",
     "verify_file",
     "write_h5",

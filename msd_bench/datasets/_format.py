@@ -1,17 +1,26 @@
 """The on-disk format: one HDF5 layout for every dataset (compatible with the MSD benchmark's files).
 
-Layout
-------
-``data``            uint8 ``[N, T, C, H, W]``, chunked per sequence ``(1, T, C, H, W)``, compressed.
+Layout (format v2)
+------------------
+``data``            by modality (attribute ``modality``; absent = ``"video"``, so MSD's files and every
+                    file written before v2 open unchanged), chunked per sequence, compressed:
+
+                    - ``video``: uint8 ``[N, T, C, H, W]``; model input = data / 255;
+                    - ``audio``: int16 PCM ``[N, T, F]`` (``data[n].reshape(-1)`` is the waveform;
+                      attribute ``sample_rate`` in Hz is required); model input = data / 32768;
+                    - ``timeseries``: float32 ``[N, T, V]`` (already normalised); model input = data.
 ``labels``          integer ``[N, L]`` (one column per factor, see ``classes``).
 ``train_indices``, ``val_indices``, ``test_indices``  integer ``[n_split]``, disjoint, in ``[0, N)``.
 attribute ``classes``  JSON ``{factor: {index, type, n_classes, ignore, values: {name: int}}}``.
 msd-bench attributes   ``name``, ``version``, ``seed``, ``size``, ``content_hash``, ``msd_bench_version``
 (absent from MSD files, which open as they are).
 
-The content hash is a sha256 over the *decoded* content (the data bytes, the labels and split indices as
-little-endian int64 and the canonical classes JSON), so it does not depend on the compressor or the
-h5py/HDF5 version that wrote the file.
+The content hash is a sha256 over the *decoded* content (the data bytes in the stored dtype,
+little-endian; the labels and split indices as little-endian int64; the canonical classes JSON), so it
+does not depend on the compressor or the h5py/HDF5 version that wrote the file. The data header line
+names the dtype (``data:uint8:(...)`` for video, exactly as in v1, so video hashes are unchanged).
+
+:func:`to_model_input` is the one conversion from stored blocks to model inputs (float32).
 """
 
 from __future__ import annotations
@@ -36,6 +45,60 @@ HASH_PREFIX = b"msd-bench/content/v1\n"
 #: Compression used by the writer (measured in benchmarks/bench_datasets.py; see docs/datasets.md).
 COMPRESSION = "gzip"
 COMPRESSION_OPTS = 1
+#: modality -> (stored dtype, rank of ``data``, layout of one sequence)
+MODALITIES: dict[str, tuple[np.dtype, int, str]] = {
+    "video": (np.dtype(np.uint8), 5, "[T, C, H, W]"),
+    "audio": (np.dtype("<i2"), 3, "[T, F]"),
+    "timeseries": (np.dtype("<f4"), 3, "[T, V]"),
+}
+#: scale of int16 PCM: model input = data / AUDIO_SCALE, in [-1, 1)
+AUDIO_SCALE = 32768.0
+
+
+def check_modality(modality: Any, where: str = "dataset") -> str:
+    """``modality`` when it is one of :data:`MODALITIES`, else a DatasetError naming the known ones."""
+    if isinstance(modality, bytes | np.bytes_):
+        modality = bytes(modality).decode("utf-8")
+    if modality not in MODALITIES:
+        raise DatasetError(f"{where}: modality {modality!r}; expected one of {', '.join(MODALITIES)}")
+    return str(modality)
+
+
+def stored_dtype(modality: str) -> np.dtype:
+    """The on-disk dtype of ``data`` for a modality (uint8, int16, float32)."""
+    return MODALITIES[check_modality(modality)][0]
+
+
+def to_model_input(block: Any, modality: str) -> Any:
+    """Convert a stored data block to the model input: a float32 torch tensor of the same shape.
+
+    video uint8 -> ``/ 255`` (in [0, 1]); audio int16 -> ``/ 32768`` (in [-1, 1)); timeseries float32 as
+    stored. Accepts a numpy array or a torch tensor (a tensor keeps its device).
+
+    Raises
+    ------
+    DatasetError
+        When the modality is unknown or the block's dtype is not the modality's stored dtype.
+    """
+    import torch
+
+    modality = check_modality(modality, "to_model_input")
+    x = torch.from_numpy(np.ascontiguousarray(block)) if isinstance(block, np.ndarray) else block
+    if not isinstance(x, torch.Tensor):
+        raise DatasetError(f"to_model_input: expected a numpy array or torch tensor, got {type(block).__name__}")
+    want = {"video": torch.uint8, "audio": torch.int16}.get(modality)
+    if want is not None:
+        if x.dtype != want:
+            raise DatasetError(f"to_model_input: {modality} block has dtype {x.dtype}; expected the stored "
+                               f"{str(want).replace('torch.', '')}")
+        if modality == "video":  # exactly x.float().div_(255.0), by a compiled table lookup on CPU
+            from .._fast import unit_float
+
+            return unit_float(x)
+        return x.to(torch.float32).div_(AUDIO_SCALE)
+    if not x.is_floating_point():
+        raise DatasetError(f"to_model_input: timeseries block has dtype {x.dtype}; expected float32")
+    return x.to(torch.float32)
 
 
 @dataclass(frozen=True)
@@ -152,12 +215,14 @@ def parse_classes(raw: Any, where: str, n_columns: int | None = None) -> list[Fa
 class ContentHasher:
     """Incremental content hash: feed the data in order, then labels, splits and classes."""
 
-    def __init__(self, data_shape: Sequence[int]):
+    def __init__(self, data_shape: Sequence[int], dtype: Any = np.uint8):
+        self._dtype = np.dtype(dtype).newbyteorder("<") if np.dtype(dtype).itemsize > 1 else np.dtype(dtype)
         self._h = hashlib.sha256(HASH_PREFIX)
-        self._h.update(f"data:uint8:{tuple(int(s) for s in data_shape)}\n".encode())
+        # v1 header for uint8 (video hashes unchanged); the dtype's name otherwise (int16, float32).
+        self._h.update(f"data:{np.dtype(dtype).name}:{tuple(int(s) for s in data_shape)}\n".encode())
 
     def update_data(self, block: np.ndarray) -> None:
-        self._h.update(np.ascontiguousarray(block, dtype=np.uint8).tobytes())
+        self._h.update(np.ascontiguousarray(block, dtype=self._dtype).tobytes())
 
     def finish(self, labels: np.ndarray, splits: Mapping[str, np.ndarray], classes: str) -> str:
         lab = np.ascontiguousarray(labels, dtype="<i8")
@@ -188,18 +253,21 @@ class DatasetWriter:
     n : int
         Number of sequences.
     shape : tuple
-        ``(T, C, H, W)``.
+        One sequence: ``(T, C, H, W)`` (video) or ``(T, F)`` / ``(T, V)`` (audio, timeseries).
     factors : sequence of Factor
         Label columns, in order.
     attrs : mapping
-        msd-bench attributes (name, version, seed, size, msd_bench_version ...).
+        msd-bench attributes (name, version, seed, size, msd_bench_version ...; ``sample_rate`` for audio).
     compression, compression_opts
         h5py filter of ``data`` (default gzip level 1; ``"lzf"`` or None are accepted).
+    modality : {"video", "audio", "timeseries"}, optional
+        Default ``attrs["modality"]``, else video. Fixes the stored dtype (uint8, int16, float32); written
+        as the attribute ``modality`` (not hashed, so a video file's content hash is as in format v1).
     """
 
     def __init__(self, path: str | os.PathLike, n: int, shape: Sequence[int], factors: Sequence[Factor],
                  attrs: Mapping[str, Any] | None = None, compression: str | None = COMPRESSION,
-                 compression_opts: int | None = COMPRESSION_OPTS):
+                 compression_opts: int | None = COMPRESSION_OPTS, modality: str | None = None):
         self.compression = compression
         self.compression_opts = compression_opts if compression == "gzip" else None
         self.path = Path(path)
@@ -207,8 +275,19 @@ class DatasetWriter:
         self.shape = tuple(int(s) for s in shape)
         self.factors = list(factors)
         self.attrs = dict(attrs or {})
+        declared = self.attrs.get("modality")
+        if modality is not None and declared is not None and str(declared) != modality:
+            raise DatasetError(f"{self.path}: attrs say modality {declared!r} but the writer was opened for "
+                               f"{modality!r}")
+        self.modality = check_modality(modality or declared or "video", str(self.path))
+        self.attrs["modality"] = self.modality
+        self.dtype, rank, layout = MODALITIES[self.modality]
+        if len(self.shape) != rank - 1:
+            raise DatasetError(f"{self.path}: sequence shape {self.shape}; expected {layout} for {self.modality}")
+        if self.modality == "audio" and int(self.attrs.get("sample_rate", 0) or 0) <= 0:
+            raise DatasetError(f"{self.path}: an audio dataset needs the attribute sample_rate (Hz, > 0)")
         self._pos = 0
-        self._hasher = ContentHasher((self.n, *self.shape))
+        self._hasher = ContentHasher((self.n, *self.shape), self.dtype)
         self.content_hash: str | None = None
 
     def __enter__(self) -> DatasetWriter:
@@ -218,17 +297,17 @@ class DatasetWriter:
         self._tmp = self._ctx.__enter__()
         self._f = h5py.File(self._tmp, "w")
         self._data = self._f.create_dataset(
-            "data", shape=(self.n, *self.shape), dtype=np.uint8, chunks=(1, *self.shape),
+            "data", shape=(self.n, *self.shape), dtype=self.dtype, chunks=(1, *self.shape),
             compression=self.compression, compression_opts=self.compression_opts, shuffle=False,
         )
         return self
 
     def write(self, block: np.ndarray) -> None:
-        """Append ``block`` (uint8 ``[B, T, C, H, W]``) after the previous blocks."""
+        """Append ``block`` (``[B, *shape]`` in the modality's stored dtype) after the previous blocks."""
         block = np.asarray(block)
-        if block.dtype != np.uint8 or block.shape[1:] != self.shape:
-            raise DatasetError(f"{self.path}: block of dtype {block.dtype} shape {block.shape}; expected uint8 "
-                               f"[B, {', '.join(map(str, self.shape))}]")
+        if block.dtype != self.dtype or block.shape[1:] != self.shape:
+            raise DatasetError(f"{self.path}: block of dtype {block.dtype} shape {block.shape}; expected "
+                               f"{self.dtype.name} [B, {', '.join(map(str, self.shape))}]")
         end = self._pos + block.shape[0]
         if end > self.n:
             raise DatasetError(f"{self.path}: writing {end} sequences into a dataset of {self.n}")
@@ -265,22 +344,26 @@ class DatasetWriter:
 
 def write_h5(path: str | os.PathLike, data: np.ndarray | Iterable[np.ndarray], labels: np.ndarray,
              splits: Mapping[str, np.ndarray], factors: Sequence[Factor], attrs: Mapping[str, Any] | None = None,
-             n: int | None = None, shape: Sequence[int] | None = None) -> str:
+             n: int | None = None, shape: Sequence[int] | None = None, modality: str | None = None) -> str:
     """Write a whole dataset atomically and return its content hash.
 
-    ``data`` is a uint8 array ``[N, T, C, H, W]`` or an iterable of such blocks (then pass ``n`` and
-    ``shape``).
+    ``data`` is an array ``[N, *shape]`` in the modality's stored dtype (video uint8 ``[N, T, C, H, W]``,
+    audio int16 ``[N, T, F]``, timeseries float32 ``[N, T, V]``) or an iterable of such blocks (then pass
+    ``n`` and ``shape``). ``modality`` defaults to ``attrs["modality"]``, else video.
     """
+    modality = check_modality(modality or (attrs or {}).get("modality", "video"), str(path))
     if isinstance(data, np.ndarray):
-        if data.ndim != 5:
-            raise DatasetError(f"{path}: data has shape {data.shape}; expected rank 5 [N, T, C, H, W]")
+        rank, layout = MODALITIES[modality][1], MODALITIES[modality][2]
+        if data.ndim != rank:
+            raise DatasetError(f"{path}: data has shape {data.shape}; expected rank {rank} [N, "
+                               f"{layout[1:]} for {modality}")
         n, shape = data.shape[0], data.shape[1:]
         blocks: Iterable[np.ndarray] = (data[i:i + 256] for i in range(0, data.shape[0], 256))
     else:
         if n is None or shape is None:
             raise DatasetError("write_h5: pass n and shape when data is an iterable of blocks")
         blocks = data
-    with DatasetWriter(path, n, shape, factors, attrs) as w:
+    with DatasetWriter(path, n, shape, factors, attrs, modality=modality) as w:
         for b in blocks:
             w.write(b)
         return w.finish(labels, splits)
@@ -325,7 +408,8 @@ class H5Dataset:
     """A dataset file in the on-disk format, read lazily (the file is opened per process).
 
     Attributes follow docs/architecture.md: ``name``, ``version``, ``size``, ``path``, ``content_hash``,
-    ``factors``, ``shape``.
+    ``factors``, ``shape`` (one sequence: ``(T, C, H, W)`` or ``(T, F)``), ``modality``, ``feature_shape``
+    (``shape[1:]``, one step) and ``sample_rate`` (Hz for audio, else None).
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -344,10 +428,22 @@ class H5Dataset:
                 if "classes" not in f.attrs:
                     raise DatasetError(f"{where}: missing attribute 'classes' (JSON of the factors)")
                 d = f["data"]
-                if d.ndim != 5:
-                    raise DatasetError(f"{where}: data has shape {d.shape}; expected rank 5 [N, T, C, H, W]")
-                if d.dtype != np.uint8:
-                    raise DatasetError(f"{where}: data has dtype {d.dtype}; expected uint8")
+                modality = check_modality(f.attrs.get("modality", "video"), f"{where}: attribute")
+                dtype, rank, layout = MODALITIES[modality]
+                if d.ndim != rank:
+                    raise DatasetError(f"{where}: data has shape {d.shape}; expected rank {rank} [N, {layout[1:]} "
+                                       f"for modality {modality}")
+                if d.dtype != dtype:
+                    raise DatasetError(f"{where}: data has dtype {d.dtype}; expected {dtype.name} for modality "
+                                       f"{modality}")
+                sample_rate = None
+                if modality == "audio":
+                    try:
+                        sample_rate = int(f.attrs["sample_rate"])
+                    except (KeyError, TypeError, ValueError):
+                        raise DatasetError(f"{where}: audio data needs an integer attribute sample_rate (Hz)") from None
+                    if sample_rate <= 0:
+                        raise DatasetError(f"{where}: attribute sample_rate is {sample_rate}; expected > 0 (Hz)")
                 lab = f["labels"]
                 if lab.ndim != 2 or lab.dtype.kind not in "iu":
                     raise DatasetError(f"{where}: labels has dtype {lab.dtype} shape {lab.shape}; expected an "
@@ -366,7 +462,10 @@ class H5Dataset:
                 check_arrays(where, self._labels, splits, self.factors, n)
                 self._splits = {s: np.asarray(v, dtype=np.int64) for s, v in splits.items()}
                 self.n = int(n)
-                self.shape: tuple[int, int, int, int] = tuple(int(s) for s in d.shape[1:])  # type: ignore[assignment]
+                self.shape: tuple[int, ...] = tuple(int(s) for s in d.shape[1:])
+                self.modality: str = modality
+                self.sample_rate: int | None = sample_rate
+                self._dtype = dtype
                 attrs = {k: f.attrs[k] for k in f.attrs}
         except DatasetError:
             raise
@@ -416,7 +515,12 @@ class H5Dataset:
 
     def __repr__(self) -> str:
         return f"H5Dataset(name={self.name!r}, version={self.version!r}, size={self.size!r}, n={self.n}, " \
-               f"shape={self.shape}, path='{self.path}')"
+               f"modality={self.modality!r}, shape={self.shape}, path='{self.path}')"
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """The shape of one step: ``(C, H, W)`` (video), ``(F,)`` (audio), ``(V,)`` (timeseries)."""
+        return self.shape[1:]
 
     def __len__(self) -> int:
         return self.n
@@ -437,7 +541,7 @@ class H5Dataset:
         """Recompute the content hash from the decoded file content (reads the whole data, in blocks)."""
         if self._computed_hash is None:
             d = self._h5()["data"]
-            h = ContentHasher(d.shape)
+            h = ContentHasher(d.shape, self._dtype)
             step = 256
             for i in range(0, self.n, step):
                 h.update_data(self._read_block(d, i, min(i + step, self.n)))
@@ -485,7 +589,10 @@ class H5Dataset:
 
     # --------------------------------------------------------------------------- data
     def read(self, indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Read sequences by index: (uint8 ``[B, T, C, H, W]``, int64 labels ``[B, L]``), in the given order.
+        """Read sequences by index: (stored data ``[B, *shape]``, int64 labels ``[B, L]``), in the given order.
+
+        The data keeps the stored dtype (uint8 video, int16 audio, float32 timeseries); convert it with
+        :func:`to_model_input`.
 
         Only the requested chunks are read (sorted, de-duplicated h5py reads), never the whole file.
         """
@@ -498,7 +605,7 @@ class H5Dataset:
         if out is not None:
             data = out[inverse] if (uniq.size != idx.size or not np.array_equal(uniq, idx)) else out
             return data, self._labels[idx]
-        out = np.empty((uniq.size, *self.shape), dtype=np.uint8)
+        out = np.empty((uniq.size, *self.shape), dtype=self._dtype)
         # Runs of consecutive indices become one slice read; the rest are per-sequence chunk reads.
         start = 0
         while start < uniq.size:
@@ -544,7 +651,10 @@ class H5Dataset:
 
     def batches(self, split: str, batch_size: int = 256, limit: int | None = None,
                 device: Any = "cpu") -> Iterator[tuple[Any, Any]]:
-        """Yield ``(x float32 [B, T, C, H, W] in [0, 1], labels int64 [B, L])`` tensors in index order.
+        """Yield ``(x float32 [B, T, *F], labels int64 [B, L])`` tensors in index order.
+
+        ``x`` is :func:`to_model_input` of the stored data (video in [0, 1], audio in [-1, 1), time series
+        as stored).
 
         Parameters
         ----------
@@ -553,7 +663,7 @@ class H5Dataset:
         limit : int, optional
             Use only the first ``limit`` sequences of the split.
         device : str or torch.device
-            Where the tensors are placed (the uint8 -> float conversion happens there).
+            Where the tensors are placed (the stored -> float conversion happens there).
         """
         import torch
 
@@ -565,10 +675,10 @@ class H5Dataset:
         for i in range(0, ind.size, batch_size):
             data, lab = self.read(ind[i:i + batch_size])
             x = torch.from_numpy(data).to(device)
-            yield x.float().div_(255.0), torch.from_numpy(lab).to(device)
+            yield to_model_input(x, self.modality), torch.from_numpy(lab).to(device)
 
     def torch_dataset(self, split: str) -> Any:
-        """A ``torch.utils.data.Dataset`` of ``(float32 [T, C, H, W] in [0, 1], int64 [L])`` for a split."""
+        """A ``torch.utils.data.Dataset`` of ``(float32 [T, *F] model input, int64 [L])`` for a split."""
         from ._torch import SplitDataset
 
         return SplitDataset(self, self._split(split))

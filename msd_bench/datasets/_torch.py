@@ -8,9 +8,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ._format import to_model_input
+
 
 class SplitDataset(Dataset):
-    """Items ``(x float32 [T, C, H, W] in [0, 1], labels int64 [L])`` of one split.
+    """Items ``(x float32 [T, *F], labels int64 [L])`` of one split (``x`` = ``to_model_input`` of the data).
 
     The underlying file is opened lazily per process, so the dataset works with DataLoader workers.
     """
@@ -24,4 +26,4 @@ class SplitDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         data, lab = self.ds.read(self.indices[i : i + 1])
-        return torch.from_numpy(data[0]).float().div_(255.0), torch.from_numpy(lab[0])
+        return to_model_input(data[0], self.ds.modality), torch.from_numpy(lab[0])

@@ -20,10 +20,22 @@ def _factor_str(factors) -> str:
     return ", ".join(f"{f.name} {f.n_classes} ({f.type[0]})" for f in factors)
 
 
+def _file_modality(path: Path) -> str:
+    """The ``modality`` attribute of a dataset file (video when absent, ``?`` when unreadable)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            v = f.attrs.get("modality", "video")
+    except OSError:
+        return "?"
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
 @app.command("list")
 @handle_errors
 def list_cmd() -> None:
-    """List the built-in datasets: modality, T×C×H×W, factors (class count, s=static d=dynamic), sizes.
+    """List the built-in datasets: modality, shape (T × one step), factors (class count, s=static d=dynamic), sizes.
 
     Example: msd-bench datasets list
     """
@@ -33,7 +45,7 @@ def list_cmd() -> None:
     from .registry import is_prepared, list_datasets
 
     table = Table(title="msd-bench datasets")
-    for col in ("name", "version", "modality", "T×C×H×W", "factors", "sizes (small / full)", "prepared"):
+    for col in ("name", "version", "modality", "shape (T×step)", "factors", "sizes (small / full)", "prepared"):
         table.add_column(col)
     for spec in list_datasets():
         prepared = [s for s in ("small", "full") if is_prepared(spec.name, s)]
@@ -41,7 +53,7 @@ def list_cmd() -> None:
                       _factor_str(spec.factors), f"{spec.sizes['small']:,} / {spec.sizes['full']:,}",
                       ", ".join(prepared) or "no")
     for name, path in imported_files():
-        table.add_row(name, "imported", "video", "", f"[dim]{path}[/]", "", "yes")
+        table.add_row(name, "imported", _file_modality(path), "", f"[dim]{path}[/]", "", "yes")
     console.print(table)
 
 
@@ -103,7 +115,8 @@ def info_cmd(
     except Exception:
         pass
     console.print(f"[bold]{ds.name}[/] version {ds.version} size {ds.size}: {ds.n:,} sequences of "
-                  f"T×C×H×W = {'×'.join(map(str, ds.shape))}", soft_wrap=True)
+                  f"{'T×C×H×W' if ds.modality == 'video' else 'T×F'} = {'×'.join(map(str, ds.shape))} "
+                  f"({ds.modality}{f', {ds.sample_rate} Hz' if ds.sample_rate else ''})", soft_wrap=True)
     console.print(f"file {ds.path}  content hash {ds.content_hash}", soft_wrap=True)
     splits = ", ".join(f"{s} {ds.indices(s).size:,}" for s in ("train", "val", "test"))
     console.print(f"splits: {splits}", soft_wrap=True)
@@ -164,6 +177,9 @@ def preview_cmd(
     if out.suffix.lower() not in (".png", ".gif"):
         raise DatasetError(f"{out}: --out must end in .png or .gif")
     ds = _open(name, size)
+    if ds.modality != "video":
+        raise DatasetError(f"{ds.name} is {ds.modality}: `datasets preview` draws video frames; the evaluation "
+                           "pictures show spectrograms / WAV files (audio) and line plots (time series)")
     idx = ds.indices(split)
     rows = idx[pick_examples(ds.labels(split), ds.factors, max(1, n), seed)]
     data, labels = ds.read(rows)
@@ -180,12 +196,15 @@ def import_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the splits / sampled sequences."),
     limit: int = typer.Option(None, "--limit", help="mnist: the first N images of each MNIST split; dsprites / "
                               "3dshapes: at most N sequences per output (seeded, every factor value kept)."),
+    sample_rate: int = typer.Option(None, "--sample-rate", help="msd: the sample rate (Hz) an audio file must "
+                                    "have; another rate is refused (default 16000, that of dmelodies)."),
 ) -> None:
     """Convert original dataset files you already have into the msd-bench format (nothing is downloaded).
 
     Kinds: lpc-sprites (Li & Mandt npy folder) -> sprites-lpc; msd (MSD benchmark .h5, checked and
-    copied as is); dsprites (dsprites npz) -> dsprites-static-real and dsprites-dynamic-real;
-    3dshapes (3dshapes.h5) -> 3dshapes-dynamic-real; mnist (idx or npz) -> moving-mnist.
+    copied as is; an audio file must be at --sample-rate, default 16 kHz); dsprites (dsprites npz) ->
+    dsprites-static-real and dsprites-dynamic-real; 3dshapes (3dshapes.h5) -> 3dshapes-dynamic-real;
+    mnist (idx or npz) -> moving-mnist.
 
     Imported files open with `msd_bench.datasets.open_h5(path)` or `open_dataset(NAME)`, and show in
     `msd-bench datasets list`.
@@ -194,6 +213,6 @@ def import_cmd(
     """
     from .importers import run_import
 
-    paths = run_import(kind, source, out=out, seed=seed, limit=limit)
+    paths = run_import(kind, source, out=out, seed=seed, limit=limit, sample_rate=sample_rate)
     for p in paths:
         console.print(f"wrote {p}", soft_wrap=True)

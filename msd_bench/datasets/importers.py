@@ -10,7 +10,9 @@ lpc-sprites folder of ``{action}_{direction}_frames_{train,test}.npy`` ``sprites
            ``[N, 8, 64, 64, 3]`` float32 = uint8 / 256 and     and content hash of the built-in
            ``..._attributes_...npy`` one-hot ``[N, 8, 4, 6]``  ``sprites`` for the complete files)
            (Li & Mandt, 2018)
-msd        an MSD benchmark ``.h5``                       copied as is (after validation)
+msd        an MSD benchmark ``.h5``                       copied as is (after validation; an
+                                                          audio file must be at ``sample_rate``,
+                                                          default 16 kHz as ``dmelodies``)
 dsprites   ``dsprites_ndarray_...npz`` (``imgs``,          ``dsprites-static-real.h5``,
            ``latents_classes``)                            ``dsprites-dynamic-real.h5``
 3dshapes   ``3dshapes.h5`` (``images``, ``labels``)        ``3dshapes-dynamic-real.h5``
@@ -208,10 +210,24 @@ def import_lpc_sprites(source: Path, out: Path, seed: int = 0, progress: bool = 
 
 
 # ----------------------------------------------------------------------------------------- MSD h5
-def import_msd(source: Path, out: Path, seed: int = 0, progress: bool = True) -> list[Path]:
-    """Check an MSD benchmark h5 file (structure, labels, every chunk readable) and copy it as is."""
+#: the sample rate an imported audio file must have unless told otherwise (that of ``dmelodies``)
+AUDIO_SAMPLE_RATE = 16000
+
+
+def import_msd(source: Path, out: Path, seed: int = 0, progress: bool = True,
+               sample_rate: int | None = None) -> list[Path]:
+    """Check an MSD benchmark h5 file (structure, labels, every chunk readable) and copy it as is.
+
+    An audio file (attribute ``modality`` = ``audio``) must declare ``sample_rate`` equal to
+    ``sample_rate`` (default :data:`AUDIO_SAMPLE_RATE`, the rate of the built-in ``dmelodies``); any
+    other rate is refused before anything is written (nothing is resampled).
+    """
     ds = open_h5(source)
     ds.close()
+    want = AUDIO_SAMPLE_RATE if sample_rate is None else int(sample_rate)
+    if ds.modality == "audio" and ds.sample_rate != want:
+        raise DatasetError(f"{source}: audio at sample_rate {ds.sample_rate} Hz; expected {want} Hz (resample it "
+                           "first, or pass --sample-rate to import at its own rate)")
     dest = out / f"{Path(source).stem}.h5"
     with atomic_path(dest, suffix=".h5.tmp") as tmp:
         shutil.copyfile(source, tmp)
@@ -536,8 +552,11 @@ IMPORTERS: dict[str, Callable[..., list[Path]]] = {
 
 
 def run_import(kind: str, source: str | os.PathLike, out: str | os.PathLike | None = None, seed: int = 0,
-               progress: bool = True, limit: int | None = None) -> list[Path]:
-    """Run the importer ``kind`` on ``source``; returns the written files (in ``out``, a folder)."""
+               progress: bool = True, limit: int | None = None, sample_rate: int | None = None) -> list[Path]:
+    """Run the importer ``kind`` on ``source``; returns the written files (in ``out``, a folder).
+
+    ``sample_rate`` (msd only): the rate an audio file must have (default 16,000 Hz).
+    """
     if kind not in IMPORTERS:
         raise DatasetError(f"unknown import kind {kind!r}; expected one of {', '.join(IMPORTERS)}")
     source = Path(source).expanduser()
@@ -552,4 +571,10 @@ def run_import(kind: str, source: str | os.PathLike, out: str | os.PathLike | No
         if limit < 1:
             raise DatasetError(f"--limit is {limit}; expected a positive number")
         return IMPORTERS[kind](source, dest, seed=seed, progress=progress, limit=limit)
+    if sample_rate is not None:
+        if kind != "msd":
+            raise DatasetError(f"--sample-rate applies to the msd importer (audio files), not {kind!r}")
+        if sample_rate < 1:
+            raise DatasetError(f"--sample-rate is {sample_rate}; expected a positive number of Hz")
+        return IMPORTERS[kind](source, dest, seed=seed, progress=progress, sample_rate=sample_rate)
     return IMPORTERS[kind](source, dest, seed=seed, progress=progress)

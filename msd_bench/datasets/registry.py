@@ -22,9 +22,11 @@ class DatasetSpec:
 
     Attributes
     ----------
-    name, version, modality : str
+    name, version : str
+    modality : {"video", "audio", "timeseries"}
+        Fixes the stored dtype and the model input (:func:`msd_bench.datasets.to_model_input`).
     shape : tuple
-        ``(T, C, H, W)``.
+        One sequence: ``(T, C, H, W)`` (video), ``(T, F)`` (audio), ``(T, V)`` (timeseries).
     factors : list[Factor]
         Label columns in order.
     sizes : dict
@@ -35,12 +37,16 @@ class DatasetSpec:
         Seed of the generator.
     description, full_note : str
         What the dataset is, and how its ``full`` size is defined.
+    sample_rate : int or None
+        Hz, for audio (stored as the file attribute ``sample_rate``).
+    attrs_fn : callable, optional
+        ``attrs_fn(seed)`` -> extra file attributes (e.g. air-quality's normalisation statistics).
     """
 
     name: str
     version: str
     modality: str
-    shape: tuple[int, int, int, int]
+    shape: tuple[int, ...]
     factors: list[Factor]
     sizes: dict[str, int]
     content_hashes: dict[str, str]
@@ -48,6 +54,13 @@ class DatasetSpec:
     description: str
     full_note: str
     plan_fn: Callable[[str, int], Plan] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    sample_rate: int | None = None
+    attrs_fn: Callable[[int], dict[str, Any]] | None = field(repr=False, compare=False, default=None)
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """The shape of one step: ``(C, H, W)``, ``(F,)`` or ``(V,)`` (``shape[1:]``)."""
+        return tuple(self.shape[1:])
 
     @property
     def static_factors(self) -> list[Factor]:
@@ -68,9 +81,9 @@ class DatasetSpec:
         return self.plan_fn(_check_size(size), self.seed)
 
 
-def _factors(spec: list[tuple[str, str, list[str]]]) -> list[Factor]:
-    return [Factor(name, i, ftype, len(vals), {v: j for j, v in enumerate(vals)}) for i, (name, ftype, vals)
-            in enumerate(spec)]
+def _factors(spec: list[tuple[str, str, list[str]]], ignore: tuple[str, ...] = ()) -> list[Factor]:
+    return [Factor(name, i, ftype, len(vals), {v: j for j, v in enumerate(vals)}, ignore=name in ignore)
+            for i, (name, ftype, vals) in enumerate(spec)]
 
 
 def _check_size(size: str) -> str:
@@ -104,11 +117,19 @@ CONTENT_HASHES: dict[str, dict[str, str]] = {
         "small": "43b97cb10ddcf73402f1ce2de6f8cf3849cbddc18c3371a314c9081a21224d05",
         "full": "098a2d636f3e40582979b49d930b7033497a071bd916f8baffb7bcde7bc59586",
     },
+    "dmelodies": {
+        "small": "d2aa2a64e745d296d2bed7ccbe39aea4aaa7e69aa17ba985bba9590cf8cc7529",
+        "full": "e86ff508da86b159d7caf857c41e2f8d6bf7f85aba8d343ef8c2c6319b79aab4",
+    },
+    "air-quality": {
+        "small": "2908c091cdb1e52e3eb1ed6c7d557c34296e6482288ea978c364326a12ea47c7",
+        "full": "065fa3999370ea5aed02316388bf688aa006c8d3aab8691ca4352f86ae70f1df",
+    },
 }
 
 
 def _builtin_specs() -> dict[str, DatasetSpec]:
-    from .generators import digits, dsprites, shapes3d, sprites
+    from .generators import air_quality, digits, dmelodies, dsprites, shapes3d, sprites
 
     def spec(name: str, version: str, shape: tuple[int, int, int, int], factors: list, sizes: dict[str, int],
              description: str, full_note: str, plan_fn: Callable[[str, int], Plan]) -> DatasetSpec:
@@ -148,6 +169,31 @@ def _builtin_specs() -> dict[str, DatasetSpec]:
              "1x64x64",
              "every one of the 720 factor combinations with 20 seeded start positions (14,400); small has 2",
              digits.plan),
+        DatasetSpec(
+            name="dmelodies", version="1.0", modality="audio", shape=(dmelodies.T, dmelodies.FRAME),
+            factors=_factors(dmelodies.factors_spec(), ignore=("octave",)),
+            sizes={"small": sum(dmelodies.SMALL_PER_SPLIT.values()), "full": dmelodies.N_FULL},
+            content_hashes=CONTENT_HASHES.setdefault("dmelodies", {}), seed=0, sample_rate=dmelodies.SAMPLE_RATE,
+            description="MSD's dMelodies-WAV: one bar of arpeggiated chords I and IV (eight eighth-note slots, six "
+                        "sounding) by our own additive synthesiser (violin, trumpet, saxophone, flute), int16 PCM at "
+                        "16 kHz, T=12 frames x 4,000 samples (3 s)",
+            full_note="every combination of instrument 4 x tonic 12 x scale 3 x rhythm 28 x arpeggio directions "
+                      "2 x 2 (16,128), seeded 70/15/15 split covering every value; small is a seeded 480-sequence "
+                      "subset of the same splits covering every value",
+            plan_fn=dmelodies.plan),
+        DatasetSpec(
+            name="air-quality", version="1.0", modality="timeseries", shape=(air_quality.T, air_quality.V),
+            factors=_factors(air_quality.factors_spec(), ignore=air_quality.IGNORED),
+            sizes={"small": 12 * sum(air_quality.SMALL_DATES.values()), "full": air_quality.N_FULL},
+            content_hashes=CONTENT_HASHES.setdefault("air-quality", {}), seed=0,
+            description="MSD's bms_air_quality from the real Beijing Multi-Site Air-Quality data (UCI 501, CC BY 4.0, "
+                        "shipped and sha256-checked): one sequence per station and day, T=24 hours x 13 features "
+                        "(pollutants, weather, wind as sin/cos), gap-filled, log1p + train-split z-scores",
+            full_note="every station x day of 2013-03-01..2017-02-28 (12 x 1,461 = 17,532), split by date 70/15/15 "
+                      "(seeded; every year, month and season in every split); small keeps 84/24/24 of those dates",
+            plan_fn=air_quality.plan,
+            attrs_fn=lambda seed: {"feature_stats": air_quality.feature_stats_json(seed),
+                                   "source": "Beijing Multi-Site Air-Quality Data, UCI ML Repository 501 (CC BY 4.0)"}),
     ]
     return {s.name: s for s in specs}
 
@@ -240,9 +286,13 @@ def prepare(name: str, size: str = "full", force: bool = False, progress: bool =
     expected = spec.content_hashes.get(size) or None
     attrs: dict[str, Any] = {"name": spec.name, "version": spec.version, "seed": spec.seed, "size": size,
                              "msd_bench_version": __version__, "modality": spec.modality}
+    if spec.sample_rate is not None:
+        attrs["sample_rate"] = int(spec.sample_rate)
+    if spec.attrs_fn is not None:
+        attrs.update(spec.attrs_fn(spec.seed))
     with _progress_bar(f"prepare {name} ({size})", plan.n, progress) as bar:
         task = bar.add_task(f"prepare {name} ({size})", total=plan.n)
-        with DatasetWriter(out, plan.n, spec.shape, spec.factors, attrs) as w:
+        with DatasetWriter(out, plan.n, spec.shape, spec.factors, attrs, modality=spec.modality) as w:
             for done, block in plan.blocks():
                 w.write(block)
                 bar.update(task, completed=done)

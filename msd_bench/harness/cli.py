@@ -11,6 +11,7 @@ from rich.table import Table
 
 from .._cli_utils import console, err_console, handle_errors
 from ..errors import MsdBenchError
+from .modality import shape_text
 
 SCHEMA_FILES = {
     "submission.schema.json": "msd_bench.harness.manifest:manifest_schema_text",
@@ -34,9 +35,10 @@ def validate(
     """Check that a submission implements the model interface.
 
     Loads the manifest and artefacts (sha256 printed), then runs a fixed, seeded dummy batch of each
-    declared dataset's shape through it: encode shapes and dtypes, decode shape and [0, 1] range, no
-    NaN/Inf, determinism, batch invariance (batch 1 vs N within 1e-4), reproducible priors, and swap
-    semantics. Exit code 0 when every check passes, 2 otherwise.
+    declared dataset's shape [T, *F] through it: encode shapes and dtypes, decode shape and range
+    ([0, 1] video, [-1, 1] audio, unbounded time series), no NaN/Inf, determinism, batch invariance
+    (batch 1 vs N within 1e-4), reproducible priors, and swap semantics. A submission of another
+    modality than the dataset's is refused. Exit code 0 when every check passes, 2 otherwise.
 
     Example: msd-bench validate submissions/dsvae --trust-code
     """
@@ -57,6 +59,7 @@ def validate(
                 "submission": r.submission,
                 "dataset": r.dataset,
                 "format": r.format,
+                "modality": r.modality,
                 "shape": list(r.shape),
                 "providers": r.providers,
                 "sha256": r.hashes,
@@ -68,7 +71,7 @@ def validate(
         console.print_json(json.dumps(out))
     else:
         for r in reports:
-            title = escape(f"{r.submission} on {r.dataset} [T,C,H,W]={list(r.shape)}")
+            title = escape(f"{r.submission} on {r.dataset} ({r.modality}) {shape_text(r.modality)}={list(r.shape)}")
             table = Table(title=title, title_justify="left")
             table.add_column("check")
             table.add_column("result")
@@ -423,9 +426,10 @@ def bench(
     t0 = time.perf_counter()
     model = load_submission(path, dataset=dataset, device=device, trust_code=trust_code)
     load_s = time.perf_counter() - t0
-    shape = expected_shape(model.dataset, model.entry)
+    shape = expected_shape(model.dataset, model.entry, model.modality)
     with console.status(f"timing {model.manifest.name} on {model.dataset} ({model.device})"):
-        report = bench_model(model, shape, queries=queries, warmup=warmup, batch_size=batch_size)
+        report = bench_model(model, shape, queries=queries, warmup=warmup, batch_size=batch_size,
+                             modality=model.modality)
     report.phases_s = {"load": round(load_s, 6), **report.phases_s}
     data = {"submission": model.manifest.name, "version": model.manifest.version, "dataset": model.dataset,
             "format": model.format, "providers": model.providers, **report.to_dict()}

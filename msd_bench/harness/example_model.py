@@ -65,6 +65,42 @@ class TinyModel(nn.Module):
         return torch.randn(n, frames, self.dynamic_dim, generator=generator, device=generator.device)
 
 
+class TinyStepModel(nn.Module):
+    """The 1-D counterpart of :class:`TinyModel` (interface version 2): sequences ``[B, T, F]`` of
+    audio frames (``bounded``: tanh output in [-1, 1]) or time-series steps (linear output)."""
+
+    def __init__(self, frames: int, features: int, static_dim: int = 4, dynamic_dim: int = 2,
+                 bounded: bool = True):
+        super().__init__()
+        self.frames, self.features, self.bounded = frames, features, bool(bounded)
+        self.static_dim, self.dynamic_dim = static_dim, dynamic_dim
+        self.enc_static = nn.Linear(features, static_dim)
+        self.enc_dynamic = nn.Linear(features, dynamic_dim)
+        self.dec = nn.Linear(static_dim + dynamic_dim, features)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.enc_static(x.mean(dim=1)), self.enc_dynamic(x)
+
+    def decode_parts(self, static: torch.Tensor, dynamic: torch.Tensor) -> torch.Tensor:
+        b, t = dynamic.shape[:2]
+        y = self.dec(torch.cat([static.unsqueeze(1).expand(b, t, self.static_dim), dynamic], dim=-1))
+        return torch.tanh(y) if self.bounded else y
+
+    def decode(self, z) -> torch.Tensor:
+        return self.decode_parts(z.static, z.dynamic)
+
+    def sample_static(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, self.static_dim, generator=generator, device=generator.device)
+
+    def sample_dynamic(self, n: int, frames: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, frames, self.dynamic_dim, generator=generator, device=generator.device)
+
+
 def build(**config) -> TinyModel:
     """Entry point of the torch example submission (``model:build``)."""
     return TinyModel(**config)
+
+
+def build_steps(**config) -> TinyStepModel:
+    """Entry point of the 1-D (audio / time-series) torch example submission (``model:build_steps``)."""
+    return TinyStepModel(**config)

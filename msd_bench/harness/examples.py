@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from . import example_model
-from .example_model import TinyModel
+from .example_model import TinyModel, TinyStepModel
 from .manifest import MANIFEST_NAME
+from .modality import input_name
 
 ONNX_DEFECTS = ("wrong_names", "encoder_rank", "decoder_shape", "nan", "custom_op", "external_escape")
 TORCH_DEFECTS = ("pickle", "import_error")
@@ -82,7 +83,8 @@ def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outpu
         )
 
 
-def _manifest(name: str, fmt: str, dataset: str, entry: dict) -> dict:
+def _manifest(name: str, fmt: str, dataset: str, entry: dict, modality: str | None = None) -> dict:
+    version = {"interface_version": 1} if modality is None else {"interface_version": 2, "modality": modality}
     return {
         "name": name,
         "version": "0.0.1",
@@ -90,7 +92,7 @@ def _manifest(name: str, fmt: str, dataset: str, entry: dict) -> dict:
         "license": "MIT",
         "description": "Tiny untrained example submission (a test fixture, not a reference method).",
         "format": fmt,
-        "interface_version": 1,
+        **version,
         "training_datasets": [],
         "datasets": {dataset: entry},
     }
@@ -107,15 +109,22 @@ def build_example(
     seed: int = 0,
     with_priors: bool = True,
     input_shape_in_manifest: bool = False,
+    modality: str | None = None,
 ) -> Path:
     """Write an example submission into ``folder`` (created; must not exist or be empty).
 
     Parameters
     ----------
     fmt : {"onnx", "torch"}
-    shape : (T, C, H, W) of the dataset's videos (H and W divisible by 8).
+    shape : (T, C, H, W) of the dataset's videos (H and W divisible by 8), or (T, F) with ``modality``
+        ``audio`` / ``timeseries``.
     defect : str, optional
-        A deliberate fault for tests: one of :data:`ONNX_DEFECTS` or :data:`TORCH_DEFECTS`.
+        A deliberate fault for tests: one of :data:`ONNX_DEFECTS` or :data:`TORCH_DEFECTS`
+        (``decoder_shape`` is video only).
+    modality : str, optional
+        None writes an interface-version-1 (video) manifest, as before; ``video``, ``audio`` or
+        ``timeseries`` writes interface version 2 with that modality (ONNX tensor named by
+        :func:`~msd_bench.harness.modality.input_name`).
     """
     import yaml
 
@@ -126,10 +135,17 @@ def build_example(
     allowed = ONNX_DEFECTS if fmt == "onnx" else TORCH_DEFECTS
     if defect is not None and defect not in allowed:
         raise ValueError(f"unknown defect {defect!r} for {fmt} (known: {', '.join(allowed)})")
-    t, c, h, w = shape
-    config = dict(frames=t, channels=c, height=h, width=w, static_dim=static_dim, dynamic_dim=dynamic_dim)
+    one_d = modality in ("audio", "timeseries")
+    if one_d:
+        t, f = shape
+        config: dict = dict(frames=t, features=f, static_dim=static_dim, dynamic_dim=dynamic_dim,
+                            bounded=modality == "audio")
+    else:
+        t, c, h, w = shape
+        config = dict(frames=t, channels=c, height=h, width=w, static_dim=static_dim, dynamic_dim=dynamic_dim)
     torch.manual_seed(seed)
-    model = TinyModel(**config).eval()
+    model = (TinyStepModel(**config) if one_d else TinyModel(**config)).eval()
+    io_name = input_name(modality or "video")
     entry: dict = {"static_dim": static_dim, "dynamic_dim": dynamic_dim}
     if input_shape_in_manifest:
         entry["input_shape"] = list(shape)
@@ -148,11 +164,11 @@ def build_example(
         else:
             save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "model.safetensors"))
             entry["weights"] = "model.safetensors"
-        entry["entry_point"] = "model:build"
+        entry["entry_point"] = "model:build_steps" if one_d else "model:build"
         entry["config"] = config
     else:
         x = torch.rand(2, *shape)
-        enc_in = "x" if defect == "wrong_names" else "video"
+        enc_in = "x" if defect == "wrong_names" else io_name
         _export(
             _Encoder(model, defect),
             (x,),
@@ -167,8 +183,8 @@ def build_example(
             (s.detach(), d.detach()),
             folder / "decoder.onnx",
             ["static", "dynamic"],
-            ["video"],
-            {"static": {0: "batch"}, "dynamic": {0: "batch"}, "video": {0: "batch"}},
+            [io_name],
+            {"static": {0: "batch"}, "dynamic": {0: "batch"}, io_name: {0: "batch"}},
         )
         entry.update(encoder="encoder.onnx", decoder="decoder.onnx")
         if with_priors:
@@ -191,7 +207,8 @@ def build_example(
             entry.update(prior_static="prior_static.onnx", prior_dynamic="prior_dynamic.onnx")
         if defect in ("custom_op", "external_escape"):
             _corrupt_graph(folder / "encoder.onnx", defect)
-    (folder / MANIFEST_NAME).write_text(yaml.safe_dump(_manifest(name, fmt, dataset, entry), sort_keys=False))
+    manifest = _manifest(name, fmt, dataset, entry, modality)
+    (folder / MANIFEST_NAME).write_text(yaml.safe_dump(manifest, sort_keys=False))
     return folder
 
 
@@ -216,14 +233,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--format", default="onnx", choices=["onnx", "torch"])
     parser.add_argument("--dataset", default="sprites")
-    parser.add_argument("--shape", default="8,3,64,64", help="T,C,H,W")
+    parser.add_argument("--shape", default="8,3,64,64", help="T,C,H,W (or T,F with --modality audio|timeseries)")
+    parser.add_argument("--modality", default=None, choices=["video", "audio", "timeseries"],
+                        help="Write an interface-version-2 manifest of this modality (default: version 1, video).")
     parser.add_argument("--defect", default=None)
     parser.add_argument("--force", action="store_true", help="Replace OUT if it exists.")
     a = parser.parse_args(argv)
     if a.out.exists() and a.force:
         shutil.rmtree(a.out)
     shape = tuple(int(v) for v in a.shape.split(","))
-    print(build_example(a.out, a.format, a.dataset, shape, defect=a.defect))  # type: ignore[arg-type]
+    print(build_example(a.out, a.format, a.dataset, shape, defect=a.defect, modality=a.modality))  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":  # pragma: no cover

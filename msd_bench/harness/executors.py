@@ -294,9 +294,7 @@ def plan_tasks(
 
 def _submission_hash(task: Task) -> str | None:
     """The submission hash a result of ``task`` would record (None when an artefact is unreadable)."""
-    import hashlib
-
-    from .loader import hash_artefacts
+    from .loader import hash_artefacts, submission_hash
     from .manifest import load_manifest
 
     try:
@@ -304,7 +302,7 @@ def _submission_hash(task: Task) -> str | None:
         hashes = hash_artefacts(Path(task.root), manifest.datasets[task.dataset])
     except (MsdBenchError, OSError, KeyError):
         return None
-    return hashlib.sha256((manifest.model_dump_json() + json.dumps(hashes, sort_keys=True)).encode()).hexdigest()
+    return submission_hash(manifest, hashes)
 
 
 def is_done(task: Task, revisions: Any = None) -> bool:

@@ -1,8 +1,11 @@
-"""The model interface (interface_version 1).
+"""The model interface (interface_version 1 and 2).
 
 A submission is any object with ``encode`` / ``decode`` (and optionally priors and ``swap``):
 
-- video in: float32 ``[B, T, C, H, W]`` with values in ``[0, 1]``;
+- input: float32 ``[B, T, *F]``, with the per-step feature shape ``F`` and the value range declared by
+  the dataset's modality (:data:`MODALITIES`): video ``[C, H, W]`` in ``[0, 1]`` (interface_version 1
+  knows only this one), audio frames ``[F]`` in ``[-1, 1]`` (int16 PCM / 32768), time series ``[V]``
+  (normalised features, unbounded);
 - ``encode(x) -> Latents(static [B, S], dynamic [B, T, D])``, deterministic (posterior means);
 - ``decode(Latents) -> x̂`` with the input's shape and range;
 - optional priors ``sample_static(n, generator) -> [n, S]`` and
@@ -21,7 +24,12 @@ from typing import Literal, Protocol, runtime_checkable
 
 import torch
 
-INTERFACE_VERSION = 1
+from .modality import INTERFACE_VERSION, INTERFACE_VERSIONS, MODALITIES, input_name, shape_text, value_range
+
+__all__ = [
+    "INTERFACE_VERSION", "INTERFACE_VERSIONS", "MODALITIES", "Latents", "SequentialDisentangler", "channel_mask",
+    "has_prior", "input_name", "shape_text", "static_mask", "swap", "swap_channels", "value_range",
+]
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,24 @@ from ..errors import SubmissionError
 from .device import onnx_provider_options, onnx_providers, resolve_device
 from .interface import Latents, swap_channels
 from .manifest import PICKLE_SUFFIXES, DatasetEntry, Manifest, inside_folder, load_manifest
+from .modality import input_name
 
-#: Expected graph inputs / outputs per ONNX role.
+#: Expected graph inputs / outputs per ONNX role (video; :func:`onnx_io` for any modality).
 ONNX_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "encoder": (("video",), ("static", "dynamic")),
     "decoder": (("static", "dynamic"), ("video",)),
     "prior_static": (("noise",), ("static",)),
     "prior_dynamic": (("noise",), ("dynamic",)),
 }
+
+
+def onnx_io(role: str, modality: str = "video") -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Expected ``(inputs, outputs)`` names of the ``role`` graph of a ``modality`` submission: the
+    sequence tensor is named by :func:`~msd_bench.harness.modality.input_name` (``video``, ``audio``,
+    ``series``); latents are ``static`` / ``dynamic`` and prior inputs ``noise`` whatever the modality."""
+    name = input_name(modality)
+    ins, outs = ONNX_IO[role]
+    return tuple(name if n == "video" else n for n in ins), tuple(name if n == "video" else n for n in outs)
 ALLOWED_ONNX_DOMAINS = {"", "ai.onnx", "ai.onnx.ml"}
 HF_PREFIX = "hf://"
 
@@ -96,6 +106,14 @@ def hash_artefacts(root: Path, entry: DatasetEntry) -> dict[str, str]:
     return {rel: sha256_file(artefact_path(root, rel, role)) for role, rel in entry.artefacts().items()}
 
 
+def submission_hash(manifest: Manifest, hashes: dict[str, str]) -> str:
+    """sha256 over the manifest (:meth:`Manifest.identity_json`) and the artefacts' hashes."""
+    import hashlib
+    import json
+
+    return hashlib.sha256((manifest.identity_json() + json.dumps(hashes, sort_keys=True)).encode()).hexdigest()
+
+
 # ------------------------------------------------------------------------------------- the adapters
 @dataclass
 class LoadedSubmission:
@@ -121,6 +139,11 @@ class LoadedSubmission:
     @property
     def format(self) -> str:
         return self.manifest.format
+
+    @property
+    def modality(self) -> str:
+        """The input modality the manifest declares (``video`` for interface version 1)."""
+        return self.manifest.input_modality
 
     def swap(self, za: Latents, zb: Latents, mask: torch.Tensor) -> Latents:
         return swap_channels(za, zb, mask)
@@ -153,7 +176,7 @@ class OnnxSubmission(LoadedSubmission):
         except Exception as exc:  # onnx raises DecodeError, ValueError, ... on a corrupt file
             raise SubmissionError(f"{path.name}: not a readable ONNX model ({type(exc).__name__})") from None
         _check_graph(model, path, self.root)
-        want_in, want_out = ONNX_IO[role]
+        want_in, want_out = onnx_io(role, self.modality)
         got_in = tuple(i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
         got_out = tuple(o.name for o in model.graph.output)
         if sorted(got_in) != sorted(want_in) or sorted(got_out) != sorted(want_out):
@@ -183,11 +206,11 @@ class OnnxSubmission(LoadedSubmission):
         return {n: torch.from_numpy(o).to(self.device) for n, o in zip(names, outs, strict=True)}
 
     def encode(self, x: torch.Tensor) -> Latents:
-        out = self._run("encoder", {"video": x})
+        out = self._run("encoder", {input_name(self.modality): x})
         return Latents(out["static"], out["dynamic"])
 
     def decode(self, z: Latents) -> torch.Tensor:
-        return self._run("decoder", {"static": z.static, "dynamic": z.dynamic})["video"]
+        return self._run("decoder", {"static": z.static, "dynamic": z.dynamic})[input_name(self.modality)]
 
     def has_prior(self, part: str) -> bool:
         return f"prior_{part}" in self.sessions

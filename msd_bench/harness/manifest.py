@@ -8,7 +8,7 @@ Example (ONNX)::
     paper: https://arxiv.org/abs/0000.00000
     license: MIT
     format: onnx
-    interface_version: 1
+    interface_version: 1                             # or 2, with a modality (below)
     training_datasets: [sprites]
     datasets:
       sprites:
@@ -21,6 +21,21 @@ Example (ONNX)::
 
 A ``torch`` entry replaces the four ONNX files by ``weights`` (safetensors) and ``entry_point``
 (``module:function`` inside the submission folder, called as ``function(**config)``).
+
+Interface version 2 adds the ``modality`` (``video``, ``audio`` or ``timeseries``; required with
+version 2) and takes every modality's input ``[B, T, *F]``; ``input_shape`` is then ``[T, *F]``
+(``[T, C, H, W]``, ``[T, F]`` or ``[T, V]``)::
+
+    interface_version: 2
+    modality: audio
+    datasets:
+      dmelodies:
+        static_dim: 8
+        dynamic_dim: 8
+        encoder: dmelodies/encoder.onnx     # input "audio" [B, T, F]; outputs "static", "dynamic"
+        decoder: dmelodies/decoder.onnx     # inputs "static", "dynamic"; output "audio" [B, T, F]
+
+A version-1 manifest (no ``modality``) is a video submission and is read exactly as before.
 The JSON Schema is exported to ``docs/submission.schema.json`` by ``msd-bench schema``.
 """
 
@@ -44,6 +59,7 @@ from pydantic import (
 )
 
 from ..errors import ManifestError
+from .modality import MODALITIES, shape_text
 
 MANIFEST_NAME = "submission.yaml"
 ONNX_FIELDS = ("encoder", "decoder", "prior_static", "prior_dynamic")
@@ -87,9 +103,10 @@ class DatasetEntry(BaseModel):
     dynamic_dim: StrictInt = Field(..., ge=1, description="D, the per-frame size of the dynamic code [B, T, D].")
     input_shape: list[Annotated[StrictInt, Field(ge=1)]] | None = Field(
         None,
-        min_length=4,
+        min_length=2,
         max_length=4,
-        description="[T, C, H, W] of the input video; needed only for datasets that are not built in.",
+        description="[T, *F] of one input sequence ([T, C, H, W] video, [T, F] audio, [T, V] time series); "
+        "needed only for datasets that are not built in.",
     )
     encoder: str | None = Field(None, description="onnx: encoder graph, video -> static, dynamic.")
     decoder: str | None = Field(None, description="onnx: decoder graph, static, dynamic -> video.")
@@ -125,7 +142,14 @@ class Manifest(BaseModel):
     format: Literal["onnx", "torch"] = Field(
         ..., description="How the model is shipped: 'onnx' graphs, or 'torch' (safetensors + Python entry point)."
     )
-    interface_version: Literal[1] = Field(..., description="The model interface version (1).")
+    interface_version: Literal[1, 2] = Field(
+        ..., description="The model interface version: 1 (video only) or 2 (any modality, declared)."
+    )
+    modality: Literal["video", "audio", "timeseries"] | None = Field(
+        None,
+        description="interface_version 2: the input modality of every declared dataset (required); "
+        "version 1 is always video.",
+    )
     datasets: dict[Name, DatasetEntry] = Field(
         ..., min_length=1, description="Artefacts per dataset.", json_schema_extra={"additionalProperties": False}
     )
@@ -136,13 +160,34 @@ class Manifest(BaseModel):
     @field_validator("interface_version", mode="before")
     @classmethod
     def _strict_interface_version(cls, v: Any) -> Any:
-        if type(v) is not int:  # Literal[1] alone accepts True
-            raise ValueError(f"expected the integer 1, got {v!r}")
+        if type(v) is not int:  # Literal[1, 2] alone accepts True
+            raise ValueError(f"expected the integer 1 or 2, got {v!r}")
         return v
+
+    @property
+    def input_modality(self) -> str:
+        """The modality of the submission's inputs (``video`` for interface version 1)."""
+        return self.modality or "video"
+
+    def identity_json(self) -> str:
+        """The manifest as JSON for the submission hash; a field left unset by a version-1 manifest
+        (``modality``) is left out, so every version-1 submission keeps its hash."""
+        return self.model_dump_json(exclude={"modality"} if self.modality is None else None)
 
     @model_validator(mode="after")
     def _format_fields(self) -> Manifest:
         problems = entry_problems(self.format, {ds: e.model_dump() for ds, e in self.datasets.items()})
+        if self.interface_version == 1 and self.modality not in (None, "video"):
+            problems.append(f"modality {self.modality!r} needs interface_version 2 (version 1 is video only)")
+        if self.interface_version == 2 and self.modality is None:
+            problems.append(f"modality is required for interface_version 2 (one of {', '.join(MODALITIES)})")
+        axes = 1 + MODALITIES[self.input_modality]["feature_axes"]
+        for ds, entry in self.datasets.items():
+            if entry.input_shape is not None and len(entry.input_shape) != axes:
+                problems.append(
+                    f"datasets.{ds}.input_shape has {len(entry.input_shape)} entries, expected {axes}: "
+                    f"{shape_text(self.input_modality)} for modality {self.input_modality}"
+                )
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -351,9 +396,10 @@ def _one_problem(err: dict[str, Any]) -> list[str]:
     if typ == "dict_type" and field == "datasets":
         return [f"{loc}: got {type(value).__name__}, expected a mapping of dataset name -> entry "
                 f"(e.g. {_EXAMPLES['datasets']})"]
-    if typ == "value_error" and field == "interface_version" and isinstance(value, str) and value.strip() == "1":
-        return [f"{loc}: got the string {value!r}, expected the integer 1; write it without quotes: "
-                "interface_version: 1"]
+    if (typ == "value_error" and field == "interface_version" and isinstance(value, str)
+            and value.strip() in ("1", "2")):
+        return [f"{loc}: got the string {value!r}, expected the integer {value.strip()}; write it without quotes: "
+                f"interface_version: {value.strip()}"]
     msg = str(err["msg"]).removeprefix("Value error, ")
     if not path:  # the model validator: several lines, one problem each
         return [line for line in msg.splitlines() if line.strip()]

@@ -31,14 +31,17 @@ def _fix_inputs(model, concrete: dict[str, list[int]]) -> None:
                 d.dim_value = v
 
 
-def onnx_graph_flops(path: str | Path, shape, static_dim: int, dynamic_dim: int, role: str) -> int | None:
+def onnx_graph_flops(path: str | Path, shape, static_dim: int, dynamic_dim: int, role: str,
+                     modality: str = "video") -> int | None:
     """FLOPs of one forward pass of ``role`` (encoder / decoder) for a single sequence of ``shape``."""
     import onnx
+
+    from .modality import input_name
 
     model = onnx.load(str(path))
     t = int(shape[0])
     concrete = (
-        {"video": [1, *map(int, shape)]}
+        {input_name(modality): [1, *map(int, shape)]}
         if role == "encoder"
         else {"static": [1, static_dim], "dynamic": [1, t, dynamic_dim]}
     )

@@ -28,8 +28,9 @@ from .. import PROTOCOL, __version__
 from ..errors import MsdBenchError, SubmissionError
 from .device import resolve_device
 from .environment import environment, git_sha
-from .loader import LoadedSubmission, load_submission
+from .loader import LoadedSubmission, load_submission, submission_hash
 from .manifest import slugify
+from .modality import dataset_feature_shape, dataset_modality, shape_text
 from .results import (
     DatasetRef,
     JudgeRef,
@@ -50,10 +51,7 @@ RESULT_FILE = "result.json"
 
 def _submission_ref(model: Any, static_dim: int, dynamic_dim: int) -> SubmissionRef:
     if isinstance(model, LoadedSubmission):
-        manifest_json = model.manifest.model_dump_json()
-        digest = hashlib.sha256(
-            (manifest_json + json.dumps(model.artefact_hashes, sort_keys=True)).encode()
-        ).hexdigest()
+        digest = submission_hash(model.manifest, model.artefact_hashes)
         return SubmissionRef(
             name=model.manifest.name,
             version=model.manifest.version,
@@ -281,6 +279,8 @@ def evaluate(
             elif isinstance(model, torch.nn.Module) and not isinstance(model, LoadedSubmission):
                 dev = model_device(model)
                 timer.device = dev
+            if isinstance(model, LoadedSubmission):
+                _check_modality(model, spec)  # before the dataset is opened or the judge loaded
             session = open_session(dataset, size=size, device=dev, judge_backend=judge_backend, judge=judge,
                                    spec=spec)
         return run_session(session, model, timer, groups, started, t_start, split=split, batch_size=batch_size,
@@ -343,6 +343,7 @@ def run_session(session: Session, model: Any, timer: PhaseTimer, groups: list[st
         raise SubmissionError(f"{model.manifest.name} was loaded for {model.dataset}, not {dataset}")
     s_dim, d_dim = _check_dims(model)
     if isinstance(model, LoadedSubmission):
+        _check_modality(model, spec)
         if model.device != dev:
             raise SubmissionError(f"submission loaded on {model.device} but evaluation runs on {dev}")
     elif isinstance(model, torch.nn.Module) and not _same_device(model_device(model), dev):
@@ -507,22 +508,52 @@ def _finish(result: Result, timer: PhaseTimer, model: TimedModel, judge: TimedJu
             result.status = "complete" if not result.errors else "partial"
 
 
+def _check_modality(model: LoadedSubmission, ds: Any) -> None:
+    """Refuse a submission of another modality than the dataset's (``ds``: its registry spec or the
+    opened file), or one whose manifest declares an ``input_shape`` other than the dataset's
+    ``[T, *F]`` (one-line :class:`SubmissionError`)."""
+    modality = dataset_modality(ds)
+    shape = [int(ds.shape[0]), *dataset_feature_shape(ds)]
+    if model.modality != modality:
+        raise SubmissionError(
+            f"dataset {ds.name!r} is {modality} {shape_text(modality)} = {shape} but {model.manifest.name} is a "
+            f"{model.modality} submission {shape_text(model.modality)} (expected a submission whose manifest "
+            f"declares interface_version 2 and modality {modality})"
+        )
+    declared = model.entry.input_shape
+    if declared is not None and list(declared) != shape:
+        raise SubmissionError(
+            f"datasets.{model.dataset}.input_shape of {model.manifest.name} is {list(declared)} but {ds.name} has "
+            f"{shape_text(modality)} = {shape}"
+        )
+
+
 def _check_latent_shapes(model: Any, ds: Any, split: str, dev: torch.device, s_dim: int, d_dim: int,
                          inputs: dict[str, Any] | None = None) -> None:
     """Encode two real sequences and compare the latent shapes with the declared dims (fail fast).
 
     ``inputs``: a session's kept inputs (the two sequences are read once and kept there).
     """
+    from ..datasets import to_model_input
+
     key = f"shape-check:{split}"
     if inputs is not None and key in inputs:
         x = inputs[key]
     else:
         data, _ = ds.read(ds.indices(split)[:2])
-        x = torch.from_numpy(data).to(dev).float().div_(255.0)
+        x = to_model_input(torch.from_numpy(data).to(dev), dataset_modality(ds))
         if inputs is not None:
             inputs[key] = x
-    with torch.inference_mode():
-        z = model.encode(x)
+    try:
+        with torch.inference_mode():
+            z = model.encode(x)
+    except MsdBenchError:
+        raise
+    except Exception as exc:
+        raise SubmissionError(
+            f"encode failed on two sequences of {ds.name} of shape {list(x.shape)} ([B, T, *F], "
+            f"{dataset_modality(ds)}): {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        ) from None
     if not hasattr(z, "static"):
         z_static, z_dynamic = z
     else:

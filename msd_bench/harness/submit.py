@@ -121,8 +121,8 @@ def submit_one(
     result = evaluate(model, ds, size=size, limit=limit, batch_size=batch_size, seed=seed, out=out,
                       progress=progress, metrics=metrics)
     log(f"timing on {ds}")
-    shape = expected_shape(ds, model.entry)
-    result.benchmark = {**bench_model(model, shape, queries=bench_queries).to_dict(),
+    shape = expected_shape(ds, model.entry, model.modality)
+    result.benchmark = {**bench_model(model, shape, queries=bench_queries, modality=model.modality).to_dict(),
                         "providers": list(model.providers)}
     path = add_result(result, store)
     with contextlib.suppress(FileNotFoundError):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._fast import unit_float
+from ..datasets import to_model_input
 from ..errors import MetricError
 from ..metrics import aggregates as _aggregates  # noqa: F401  (registers the headline scores written here)
 from ..metrics import base as _mb
@@ -29,6 +29,7 @@ from ..metrics.interventions import generation_metrics, multi_factor_swap, stati
 from ..metrics.msd import cdsvae_generation, group_dci, msd_interventions
 from . import pictures
 from .interface import Latents
+from .modality import dataset_modality
 
 #: sequences of the train split encoded to fit the latent exploration (channel map) and the
 #: representation metrics' classifiers
@@ -87,15 +88,22 @@ class EvalContext:
             self.inputs[key] = torch.from_numpy(self.dataset.labels()[idx]).to(self.device)
         return self.inputs[key].clone()  # a metric may modify its copy; the kept one stays as read
 
+    @property
+    def modality(self) -> str:
+        """The dataset's modality (``video``, ``audio``, ``timeseries``)."""
+        return dataset_modality(self.dataset)
+
     def videos(self, positions: np.ndarray | torch.Tensor, split: str | None = None) -> torch.Tensor:
-        """Float videos ``[B, T, C, H, W]`` of the given positions within the evaluated subset."""
+        """Model inputs ``[B, T, *F]`` (float32, :func:`msd_bench.datasets.to_model_input`) of the given
+        positions within the evaluated subset (videos, audio frames or time series)."""
         pos = positions.cpu().numpy() if isinstance(positions, torch.Tensor) else np.asarray(positions)
         data, _ = self.dataset.read(self.subset(split)[pos])
-        return unit_float(torch.from_numpy(data), self.device)
+        return to_model_input(torch.from_numpy(data).to(self.device), self.modality)
 
     def uint8(self, split: str | None = None, limit: int | None = None) -> torch.Tensor:
-        """The videos of a subset as one uint8 CPU tensor ``[N, T, C, H, W]``, read once and cached
-        (about 170 MB for the full sprites test split)."""
+        """The stored sequences of a subset as one CPU tensor ``[N, T, *F]`` in the stored dtype (uint8
+        video, int16 audio, float32 time series), read once and cached (about 170 MB for the full
+        sprites test split)."""
         key = f"uint8:{split or self.split}:{limit}"
         store = self._store
         if key not in store:
@@ -104,14 +112,14 @@ class EvalContext:
         return store[key]
 
     def float_videos(self, split: str | None = None, limit: int | None = None) -> torch.Tensor:
-        """The videos of a subset as one float tensor on the device, in [0, 1], kept in :attr:`inputs`
+        """The model inputs of a subset as one float tensor on the device, kept in :attr:`inputs`
         (only when there is one: an :class:`msd_bench.Evaluator`; 4 bytes per pixel)."""
         if self.inputs is None:
             raise RuntimeError("float_videos needs an inputs store (msd_bench.Evaluator)")
         key = f"float:{split or self.split}:{limit}"
         if key not in self.inputs:
-            # the same conversion as iter_videos' per-batch one (uint8 -> float32, / 255): same values
-            self.inputs[key] = self.uint8(split, limit).to(self.device).float().div_(255.0)
+            # the same conversion as iter_videos' per-batch one (to_model_input): same values
+            self.inputs[key] = to_model_input(self.uint8(split, limit).to(self.device), self.modality)
             self.inputs.pop(f"uint8:{split or self.split}:{limit}", None)
         return self.inputs[key]
 
@@ -131,7 +139,7 @@ class EvalContext:
         data = self.uint8(split, limit)
         for start in range(0, data.shape[0], self.batch_size):
             sl = slice(start, min(start + self.batch_size, data.shape[0]))
-            yield sl, unit_float(data[sl], self.device)
+            yield sl, to_model_input(data[sl].to(self.device), self.modality)
 
     # ------------------------------------------------------------------------------ model
     def encode_split(self, split: str | None = None, limit: int | None = None) -> Latents:
@@ -210,14 +218,22 @@ def _with_factor(per_factor: dict[str, dict[str, MetricValue]], metric: str, nam
 
 
 def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
-    """MSE, PSNR, SSIM, temporal consistency and judge accuracy on reconstructions."""
-    per: dict[str, list[torch.Tensor]] = {"mse": [], "psnr": [], "ssim": [], "temporal_consistency": []}
+    """MSE, PSNR, SSIM, temporal consistency and judge accuracy on reconstructions.
+
+    A metric that does not apply to the dataset's modality (SSIM for audio and time series, PSNR for
+    time series: :data:`msd_bench.metrics.reconstruction.NOT_APPLICABLE`) is reported as not
+    applicable with its reason.
+    """
+    modality = ctx.modality
+    skipped = rec.NOT_APPLICABLE.get(modality, {})
+    per: dict[str, list[torch.Tensor]] = {k: [] for k in ("mse", "psnr", "ssim", "temporal_consistency")
+                                          if k not in skipped}
     labels = ctx.labels()
     correct: dict[str, list[torch.Tensor]] = {f.name: [] for f in ctx.factors if not f.ignore}
     ceiling: dict[str, list[torch.Tensor]] = {f.name: [] for f in ctx.factors if not f.ignore}
     z = ctx.latents()
     for (sl, x), (_, xh) in zip(ctx.iter_videos(), ctx.decode(z), strict=True):
-        for k, v in rec.reconstruction_errors(x, xh).items():
+        for k, v in rec.reconstruction_errors(x, xh, modality).items():
             per[k].append(v.cpu())
         if ctx.pictures_dir is not None and sl.start == 0:
             pictures.save_reconstruction(ctx, x, xh)
@@ -229,6 +245,7 @@ def group_reconstruction(ctx: EvalContext) -> list[MetricValue]:
                 pred = real.sequence[f.name].argmax(dim=1)
                 ceiling[f.name].append((pred == labels[sl, f.index]).double().cpu())
     values = [from_samples(k, torch.cat(v).numpy(), seed=ctx.seed) for k, v in per.items() if v]
+    values += [MetricValue.not_applicable(k, reason) for k, reason in skipped.items()]
     per_factor = [
         from_samples("reconstruction.judge_accuracy", torch.cat(v).numpy(), seed=ctx.seed, extra={"factor": k})
         for k, v in correct.items()

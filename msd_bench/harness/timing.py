@@ -25,6 +25,7 @@ import torch
 
 from .environment import machine_fingerprint
 from .interface import Latents, static_mask, swap
+from .modality import value_range
 
 MIN_QUERIES_P90 = 64
 MIN_QUERIES_P99 = 662
@@ -110,13 +111,15 @@ def _time_calls(fn: Callable[[], object], n: int, device: torch.device) -> list[
     return out
 
 
-def count_flops(model, shape: tuple[int, ...]) -> tuple[int | None, str]:
+def count_flops(model, shape: tuple[int, ...], modality: str = "video") -> tuple[int | None, str]:
     """FLOPs of encode + decode for one sequence: torch's FLOP counter, or a graph count for ONNX."""
+    from .validate import dummy_batch
+
     module = getattr(model, "module", None)
     if isinstance(module, torch.nn.Module):
         from torch.utils.flop_counter import FlopCounterMode
 
-        x = torch.rand(1, *shape, device=model.device)
+        x = dummy_batch(shape, 1, model.device, modality)
         with FlopCounterMode(display=False) as counter, torch.inference_mode():
             model.decode(model.encode(x))
         return int(counter.get_total_flops()), "torch.utils.flop_counter (encode + decode)"
@@ -126,7 +129,7 @@ def count_flops(model, shape: tuple[int, ...]) -> tuple[int | None, str]:
 
         total = 0
         for role in ("encoder", "decoder"):
-            flops = onnx_graph_flops(paths[role], shape, model.static_dim, model.dynamic_dim, role)
+            flops = onnx_graph_flops(paths[role], shape, model.static_dim, model.dynamic_dim, role, modality)
             if flops is None:
                 return None, "onnx graph (shapes not inferable)"
             total += flops
@@ -136,20 +139,29 @@ def count_flops(model, shape: tuple[int, ...]) -> tuple[int | None, str]:
 
 def bench_model(
     model,
-    shape: tuple[int, int, int, int],
+    shape: tuple[int, ...],
     queries: int = 700,
     warmup: int = 10,
     batch_size: int = 64,
     repeats: int = 5,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    modality: str = "video",
 ) -> BenchReport:
-    """Time ``model`` on random inputs of ``shape``; see the module docstring for the method."""
+    """Time ``model`` on random inputs ``[B, *shape]`` of ``modality`` (its value range: [0, 1] video,
+    [-1, 1] audio, standard normal time series); see the module docstring for the method."""
     device = model.device
     timer = PhaseTimer(device)
     gen = torch.Generator().manual_seed(seed)
-    x1 = torch.rand(1, *shape, generator=gen).to(device)
-    xb = torch.rand(batch_size, *shape, generator=gen).to(device)
+    bounds = value_range(modality)
+
+    def draw(n: int) -> torch.Tensor:
+        if bounds is None:
+            return torch.randn(n, *shape, generator=gen).to(device)
+        return (torch.rand(n, *shape, generator=gen) * (bounds[1] - bounds[0]) + bounds[0]).to(device)
+
+    x1 = draw(1)
+    xb = draw(batch_size)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     reasons: list[str] = []
@@ -191,7 +203,7 @@ def bench_model(
             times = _time_calls(fn, repeats, device)
             throughput[f"{name}_seq_per_s"] = float(n / np.median(times))
     params = model.parameter_count() if hasattr(model, "parameter_count") else None
-    flops, flops_method = count_flops(model, shape)
+    flops, flops_method = count_flops(model, shape, modality)
     mem, mem_kind = peak_memory_bytes(device)
     return BenchReport(
         device=str(device),

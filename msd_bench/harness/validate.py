@@ -18,6 +18,7 @@ from ..errors import DatasetError, SubmissionError
 from .interface import Latents, has_prior, static_mask, swap
 from .loader import LoadedSubmission, load_submission
 from .manifest import DatasetEntry
+from .modality import dataset_feature_shape, dataset_modality, shape_text, value_range
 
 TOLERANCE = 1e-4
 DUMMY_SEED = 20251123
@@ -35,10 +36,11 @@ class ValidationReport:
     submission: str
     dataset: str
     format: str
-    shape: tuple[int, int, int, int]
+    shape: tuple[int, ...]
     providers: list[str]
     hashes: dict[str, str]
     checks: list[Check] = field(default_factory=list)
+    modality: str = "video"
 
     @property
     def passed(self) -> bool:
@@ -48,34 +50,56 @@ class ValidationReport:
         return [c for c in self.checks if c.passed is False]
 
 
-def expected_shape(dataset: str, entry: DatasetEntry) -> tuple[int, int, int, int]:
-    """``(T, C, H, W)`` of ``dataset``: from the built-in registry, else the manifest's ``input_shape``."""
-    spec_shape = None
+def expected_shape(dataset: str, entry: DatasetEntry, modality: str = "video") -> tuple[int, ...]:
+    """``(T, *F)`` of ``dataset`` for a ``modality`` submission: from the built-in registry, else the
+    manifest's ``input_shape``.
+
+    Raises :class:`SubmissionError` (one line, naming what was expected) when the built-in dataset has
+    another modality than the submission (a video submission given an audio dataset) or another shape
+    than the manifest declares.
+    """
+    spec = None
     try:
         from ..datasets import get_spec
 
-        spec_shape = tuple(int(v) for v in get_spec(dataset).shape)
+        spec = get_spec(dataset)
     except (ImportError, DatasetError):
-        spec_shape = None
+        spec = None
+    spec_shape = None
+    if spec is not None:
+        ds_modality = dataset_modality(spec)
+        spec_shape = (int(spec.shape[0]), *dataset_feature_shape(spec))
+        if ds_modality != modality:
+            raise SubmissionError(
+                f"dataset {dataset!r} is {ds_modality} {shape_text(ds_modality)} = {list(spec_shape)} but the "
+                f"submission is a {modality} submission {shape_text(modality)} (expected a submission whose "
+                f"manifest declares interface_version 2 and modality {ds_modality})"
+            )
     if entry.input_shape is not None:
         declared = tuple(int(v) for v in entry.input_shape)
         if spec_shape is not None and declared != spec_shape:
             raise SubmissionError(
                 f"datasets.{dataset}.input_shape is {list(declared)} but the built-in {dataset} has "
-                f"[T, C, H, W] = {list(spec_shape)}"
+                f"{shape_text(modality)} = {list(spec_shape)}"
             )
-        return declared  # type: ignore[return-value]
+        return declared
     if spec_shape is None:
         raise SubmissionError(
-            f"dataset {dataset!r} is not a built-in dataset; declare datasets.{dataset}.input_shape [T, C, H, W]"
+            f"dataset {dataset!r} is not a built-in dataset; declare datasets.{dataset}.input_shape "
+            f"{shape_text(modality)}"
         )
-    return spec_shape  # type: ignore[return-value]
+    return spec_shape
 
 
-def dummy_batch(shape: tuple[int, int, int, int], batch: int, device: torch.device) -> torch.Tensor:
-    """The fixed, seeded dummy batch ``[batch, T, C, H, W]`` in ``[0, 1]``."""
+def dummy_batch(shape: tuple[int, ...], batch: int, device: torch.device, modality: str = "video") -> torch.Tensor:
+    """The fixed, seeded dummy batch ``[batch, T, *F]`` in the modality's input range: uniform in
+    ``[0, 1]`` (video) or ``[-1, 1]`` (audio), standard normal (time series, unbounded)."""
     g = torch.Generator().manual_seed(DUMMY_SEED)
-    return torch.rand(batch, *shape, generator=g).to(device)
+    bounds = value_range(modality)
+    if bounds is None:
+        return torch.randn(batch, *shape, generator=g).to(device)
+    low, high = bounds
+    return (torch.rand(batch, *shape, generator=g) * (high - low) + low).to(device)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -91,12 +115,16 @@ def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.float() - b.float()).abs().max()) if a.numel() else 0.0
 
 
-def run_checks(model: LoadedSubmission, shape: tuple[int, int, int, int], batch: int = 4) -> list[Check]:
-    """Run every behavioural check on ``model``; never raises for a model fault."""
+def run_checks(model: LoadedSubmission, shape: tuple[int, ...], batch: int = 4,
+               modality: str | None = None) -> list[Check]:
+    """Run every behavioural check on ``model`` (inputs ``[batch, *shape]`` of ``modality``, by default
+    the model's own); never raises for a model fault."""
     checks: list[Check] = []
     t = shape[0]
     s_dim, d_dim = model.static_dim, model.dynamic_dim
-    x = dummy_batch(shape, batch, model.device)
+    modality = modality or str(getattr(model, "modality", "video"))
+    bounds = value_range(modality)
+    x = dummy_batch(shape, batch, model.device, modality)
 
     def attempt(name: str, fn: Callable[[], Check]) -> Check:
         try:
@@ -143,12 +171,16 @@ def run_checks(model: LoadedSubmission, shape: tuple[int, int, int, int], batch:
             return Check("decode", False, f"output shape {list(xh.shape)}, expected the input's {list(x.shape)}")
         if xh.dtype != torch.float32:
             return Check("decode", False, f"output dtype {xh.dtype}, expected float32")
+        if bounds is None:
+            return Check("decode", True, f"{list(xh.shape)} ({modality}: unbounded)")
+        low, high = bounds
         finite = xh[torch.isfinite(xh)]
-        if finite.numel() and (float(finite.min()) < 0.0 or float(finite.max()) > 1.0):
+        if finite.numel() and (float(finite.min()) < low or float(finite.max()) > high):
             return Check(
-                "decode", False, f"values in [{float(finite.min()):.4g}, {float(finite.max()):.4g}], expected [0, 1]"
+                "decode", False, f"values in [{float(finite.min()):.4g}, {float(finite.max()):.4g}], "
+                f"expected [{low:g}, {high:g}] ({modality})"
             )
-        return Check("decode", True, f"{list(xh.shape)} in [0, 1]")
+        return Check("decode", True, f"{list(xh.shape)} in [{low:g}, {high:g}]")
 
     after_encode("decode", decode_check)
     ok_decode = checks[-1].passed is True
@@ -157,11 +189,11 @@ def run_checks(model: LoadedSubmission, shape: tuple[int, int, int, int], batch:
         assert isinstance(z, Latents)
         parts = {"static": z.static, "dynamic": z.dynamic}
         if "xh" in state:
-            parts["decoded video"] = state["xh"]  # type: ignore[assignment]
+            parts[f"decoded {modality}"] = state["xh"]  # type: ignore[assignment]
         bad = [k for k, v in parts.items() if not _finite(v)]
         if bad:
             return Check("finite", False, f"NaN or Inf in {', '.join(bad)}")
-        return Check("finite", True, "no NaN / Inf in latents or decoded video")
+        return Check("finite", True, f"no NaN / Inf in latents or decoded {modality}")
 
     after_encode("finite", finite_check)
 
@@ -252,7 +284,7 @@ def validate_submission(
 ) -> ValidationReport:
     """Load ``path`` for ``dataset`` and run :func:`run_checks`; loading faults raise one-line errors."""
     model = load_submission(path, dataset=dataset, device=device, trust_code=trust_code)
-    shape = expected_shape(model.dataset, model.entry)
+    shape = expected_shape(model.dataset, model.entry, model.modality)
     report = ValidationReport(
         submission=f"{model.manifest.name} {model.manifest.version}",
         dataset=model.dataset,
@@ -260,10 +292,12 @@ def validate_submission(
         shape=shape,
         providers=list(model.providers),
         hashes=dict(model.artefact_hashes),
+        modality=model.modality,
     )
-    report.checks.append(Check("manifest", True, f"{model.manifest.format}, interface v1"))
+    report.checks.append(Check("manifest", True, f"{model.manifest.format}, interface "
+                                                 f"v{model.manifest.interface_version}, {model.modality}"))
     report.checks.append(Check("artefacts", True, f"{len(report.hashes)} file(s) inside the folder, hashed"))
     runtime = f"onnxruntime ({', '.join(model.providers)})" if model.format == "onnx" else "torch"
     report.checks.append(Check("load", True, f"{runtime} on {model.device}"))
-    report.checks.extend(run_checks(model, shape, batch))
+    report.checks.extend(run_checks(model, shape, batch, model.modality))
     return report

@@ -53,7 +53,8 @@ class DatasetRevision(_Strict):
     size: str = Field(description="the size ('full' or 'small') the judge was trained on")
     content_hash: str = Field(description="content hash of the file the judge was trained on")
     content_hashes: dict[str, str] = Field(description="registry content hash of every size")
-    shape: list[int] = Field(description="(T, C, H, W)")
+    shape: list[int] = Field(description="one sequence: (T, C, H, W) for video, (T, F) for audio / timeseries")
+    modality: Literal["video", "audio", "timeseries"] = "video"
 
 
 class Artefact(_Strict):
@@ -84,6 +85,11 @@ class JudgeCard(_Strict):
     protocol: str
     dataset: DatasetRevision
     factors: list[CardFactor]
+    left_out: dict[str, str] = Field(
+        default_factory=dict,
+        description="factors the judge does not score (marked ignore by the dataset, so no metric uses them), "
+                    "with the evidence why: their heads are untrained and outside the quality target",
+    )
     artefacts: dict[str, Artefact]
     test: SplitScore = Field(description="test accuracy on the size the judge was trained on")
     val: SplitScore

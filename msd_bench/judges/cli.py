@@ -113,7 +113,7 @@ def card_cmd(
     d = card.dataset
     console.print(f"[bold]judge {d.name}[/]  protocol {card.protocol}")
     console.print(f"dataset version {d.version}, trained on size '{d.size}', content hash {d.content_hash}")
-    console.print(f"shape (T, C, H, W) {tuple(d.shape)}, {card.parameters:,} parameters, best epoch {card.best_epoch}")
+    console.print(f"{d.modality}, shape {tuple(d.shape)}, {card.parameters:,} parameters, best epoch {card.best_epoch}")
     console.print(f"training {card.training_seconds:.0f} s; versions {card.versions}")
     for fname, art in sorted(card.artefacts.items()):
         console.print(f"{fname}: sha256 {art.sha256} ({art.bytes:,} bytes)")
@@ -129,8 +129,11 @@ def card_cmd(
     order = [f.name for f in card.factors]
     for s in card.extra_tests:
         console.print(f"test on size '{s.size}' ({s.n} sequences): {_score_text(s.factors, order)}")
+    for name, why in sorted(card.left_out.items()):
+        console.print(f"[yellow]left out[/] {name}: {why}", soft_wrap=True)
     if card.quality_met:
-        console.print("[green]quality target met[/] (sequence >= 99 %, static frame >= 98 %)")
+        console.print("[green]quality target met[/] (sequence >= 99 %, static frame >= 98 %, factors left out "
+                      "excepted)")
     else:
         console.print(f"[red]quality target NOT met[/]: {', '.join(card.below_target)}")
         for line in confusion_lines(card):

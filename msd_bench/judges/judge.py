@@ -1,7 +1,7 @@
 """Loading frozen judges: hash and revision checks, ONNX Runtime and torch backends.
 
 >>> judge = load_judge("sprites")                 # ONNX Runtime on CPU (the default)
->>> out = judge(x)                                # x: float32 [B, T, C, H, W] in [0, 1]
+>>> out = judge(x)                                # x: float32 [B, T, *F] (to_model_input of the data)
 >>> out.sequence["hair"].shape, out.frame["hair"].shape     # [B, n], [B, T, n] logits
 >>> judge.ceiling()                               # the judge's own test accuracy (oracle row)
 
@@ -131,6 +131,11 @@ def check_revision(name: str, card: JudgeCard, spec=None) -> None:
         raise JudgeError(f"judge '{name}' classifies factors {got_f}, registry declares {exp_f}")
 
 
+def has_frame_heads(card: JudgeCard) -> bool:
+    """Whether the judge has frame heads for its static factors (the 1-D judges have none)."""
+    return bool(card.recipe.get("arch", {}).get("frame_heads", True))
+
+
 def _resolve_device(device: Any):
     import torch
 
@@ -171,14 +176,19 @@ class Judge:
         self.sha256 = sha256
         self._run = runner
         self._chunk = chunk
-        self._statics = [f.name for f in card.factors if f.type == "static"]
+        self._statics = [f.name for f in card.factors if f.type == "static" and has_frame_heads(card)]
         self._names = [f.name for f in card.factors]
-        t, c, h, w = card.dataset.shape
-        self._chw = (c, h, w)
+        self._chw = tuple(int(v) for v in card.dataset.shape[1:])  # one step: (C, H, W) or (F,)
 
     @property
     def static_factors(self) -> list[str]:
+        """Static factors that have frame heads (none for the 1-D judges)."""
         return list(self._statics)
+
+    @property
+    def left_out(self) -> dict[str, str]:
+        """Factors this judge does not score (``card.left_out``: name -> evidence)."""
+        return dict(self.card.left_out)
 
     def ceiling(self) -> dict[str, dict[str, float | None]]:
         """The judge's own test accuracy per factor from the card: ``{f: {"sequence", "frame"}}``."""
@@ -188,16 +198,17 @@ class Judge:
         return f"Judge({self.name!r}, backend={self.backend!r}, device={str(self.device)!r})"
 
     def __call__(self, x) -> JudgeOutput:
-        """Logits of every head for ``x`` (float32 ``[B, T, C, H, W]`` in ``[0, 1]``, any device)."""
+        """Logits of every head for ``x`` (float32 ``[B, T, *F]``, the dataset's model input, any device)."""
         import torch
 
         if not isinstance(x, torch.Tensor):
             raise JudgeError(f"judge '{self.name}' input must be a torch.Tensor, got {type(x).__name__}")
-        if x.dim() != 5 or tuple(x.shape[2:]) != self._chw or x.shape[0] < 1 or x.shape[1] < 1:
+        if x.dim() != 2 + len(self._chw) or tuple(x.shape[2:]) != self._chw or x.shape[0] < 1 or x.shape[1] < 1:
             chw = ", ".join(map(str, self._chw))
             raise JudgeError(f"judge '{self.name}' input has shape {list(x.shape)}, expected [B, T, {chw}]")
         if x.dtype != torch.float32:
-            raise JudgeError(f"judge '{self.name}' input has dtype {x.dtype}, expected torch.float32 in [0, 1]")
+            raise JudgeError(f"judge '{self.name}' input has dtype {x.dtype}, expected torch.float32 "
+                             f"({self.card.dataset.modality} model input)")
         seq_parts: dict[str, list] = {n: [] for n in self._names}
         frm_parts: dict[str, list] = {n: [] for n in self._statics}
         for s in range(0, x.shape[0], self._chunk):
@@ -240,10 +251,11 @@ def _onnx_runner(path: Path, heads, dev, threads: int | None):
     except Exception as exc:  # onnxruntime raises its own exception types
         raise JudgeError(f"judge ONNX file {path} cannot be loaded by ONNX Runtime: {exc}") from None
     in_use = list(sess.get_providers())
+    in_name = sess.get_inputs()[0].name  # video, audio or series
 
     def run(x):
         arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
-        outs = sess.run(None, {"video": arr})
+        outs = sess.run(None, {in_name: arr})
         tens = [torch.from_numpy(o).to(x.device) for o in outs]
         return split_outputs(heads, tens)
 
@@ -317,7 +329,8 @@ def load_judge(
         spec = _get_spec(name)
         check_revision(name, card, spec)
     dev = _resolve_device(device)
-    heads = [HeadSpec(f.name, f.n_classes, f.type == "static") for f in card.factors]
+    frames = has_frame_heads(card)
+    heads = [HeadSpec(f.name, f.n_classes, frames and f.type == "static") for f in card.factors]
     d = judge_dir(name, root)
     if backend == "onnx":
         runner, providers = _onnx_runner(d / ONNX_FILE, heads, dev, threads)

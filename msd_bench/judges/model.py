@@ -1,11 +1,23 @@
-"""The judge architecture: per-frame CNN → bidirectional GRU → one head per factor.
+"""The judge architecture: per-step encoder → bidirectional GRU → one head per factor.
 
-A judge classifies every ground-truth factor of a video ``[B, T, C, H, W]`` (float32 in ``[0, 1]``):
+A judge classifies every ground-truth factor of a sequence ``[B, T, *F]`` (float32, the dataset's
+``to_model_input``). The per-step encoder depends on the modality (``ArchConfig.modality``):
+
+* ``video`` ``[B, T, C, H, W]`` in ``[0, 1]``: a per-frame CNN (:class:`FrameEncoder`);
+* ``audio`` ``[B, T, F]`` in ``[-1, 1)``: a fixed log-power spectrum of every frame (``torch.stft``,
+  Hann window ``n_fft``, hop ``hop``, no centring, power averaged over the frame's windows, the first
+  ``n_bins`` bins, ``log1p``), then a small MLP (:class:`StepEncoder1D`);
+* ``timeseries`` ``[B, T, V]``: a small MLP of every step, then temporal convolutions over ``T``
+  (``tconv``, kernel 3), both in :class:`StepEncoder1D` / :class:`JudgeNet`.
+
+Heads:
 
 * ``sequence`` heads (one per factor) read the bidirectional GRU over the per-frame features
   (mean over time of its outputs, concatenated with its final states of both directions);
-* ``frame`` heads (one per *static* factor) read **only** the per-frame CNN feature of that frame, so
-  a frame's prediction never borrows evidence from other frames (the consistency metrics rely on it).
+* ``frame`` heads (one per *static* factor, only when ``frame_heads``) read **only** the per-step
+  feature of that step, so a frame's prediction never borrows evidence from other frames (the
+  consistency metrics rely on it). 1-D judges have none: a single note or a silent frame of a melody,
+  or one hour of a day, does not show a tonic, a station or a month.
 
 All heads return logits (no softmax). The network downsamples its input by average pooling first
 (``pool``; 64 → 32 for the built-in datasets), which keeps it small and fast and makes it a little
@@ -17,6 +29,7 @@ in static-factor order) so that it exports to ONNX as-is; :func:`split_outputs` 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -61,6 +74,23 @@ class ArchConfig:
         appended to the frame feature. They give the GRU sub-pixel positions, from which it reads
         speeds and directions of motion (Levine et al., 2016, "End-to-end training of deep
         visuomotor policies").
+    modality : {"video", "audio", "timeseries"}
+        Selects the per-step encoder (module doc). For 1-D modalities ``in_channels`` is the number of
+        features per step (1 for audio) and ``image_size`` the frame length F (audio) or V.
+    frame_heads : bool
+        Per-frame heads of the static factors (off for the 1-D judges).
+    n_fft, hop, n_bins : int
+        Audio: STFT window and hop (samples) and the number of low-frequency bins kept.
+    mlp : tuple of int
+        1-D: hidden widths of the per-step MLP (Linear + ReLU each, then Linear to ``feature_dim``).
+    tconv : tuple of int
+        1-D: widths of temporal conv blocks (kernel 3, ReLU) over the step features before the GRU;
+        their output is appended to the step feature.
+    flat_steps, flat_dim : int
+        1-D, fixed length only (0 = off): a linear map of all ``flat_steps`` step features, flattened,
+        to ``flat_dim`` numbers appended to the pooled GRU state. It gives the heads exact linear access
+        to every step (e.g. the mean of hours 18-23 minus that of hours 0-5); the input must then have
+        ``T == flat_steps``.
     keypoint_block : int
         Which conv block feeds the keypoints (0 = the first, the finest resolution).
     gap : bool
@@ -89,20 +119,28 @@ class ArchConfig:
     keypoint_block: int = 0
     gap: bool = False
     motion: tuple[int, ...] = ()
+    modality: str = "video"
+    frame_heads: bool = True
+    n_fft: int = 2048
+    hop: int = 512
+    n_bins: int = 768
+    mlp: tuple[int, ...] = (256,)
+    tconv: tuple[int, ...] = ()
+    flat_steps: int = 0
+    flat_dim: int = 64
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["widths"] = list(self.widths)
-        d["strides"] = list(self.strides)
-        d["motion"] = list(self.motion)
+        for k in ("widths", "strides", "motion", "mlp", "tconv"):
+            d[k] = list(d[k])
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ArchConfig:
         d = dict(d)  # fields missing from older cards take their defaults
-        d["widths"] = tuple(d["widths"])
-        d["strides"] = tuple(d["strides"])
-        d["motion"] = tuple(d.get("motion", ()))
+        for k in ("widths", "strides", "motion", "mlp", "tconv"):
+            if k in d:
+                d[k] = tuple(d[k])
         return cls(**d)
 
 
@@ -204,6 +242,45 @@ class MotionEncoder(nn.Module):
         return nn.functional.pad(m, (0, 0, 0, 1))  # zeros for the last frame
 
 
+class StepEncoder1D(nn.Module):
+    """Per-step encoder of 1-D data: ``[N, F]`` → ``[N, feature_dim]``.
+
+    Audio: log-power spectrum (fixed, see the module doc) → MLP; time series: MLP of the ``V`` values.
+    """
+
+    def __init__(self, cfg: ArchConfig):
+        super().__init__()
+        self.audio = cfg.modality == "audio"
+        if self.audio:
+            if cfg.image_size < cfg.n_fft:
+                raise ValueError(f"audio frames of {cfg.image_size} samples are shorter than n_fft {cfg.n_fft}")
+            self.n_fft, self.hop, self.n_bins = cfg.n_fft, cfg.hop, min(cfg.n_bins, cfg.n_fft // 2 + 1)
+            self.register_buffer("window", torch.hann_window(cfg.n_fft, periodic=True), persistent=False)
+            cin = self.n_bins
+        else:
+            cin = cfg.image_size
+        layers: list[nn.Module] = []
+        for w in cfg.mlp:
+            layers += [nn.Linear(cin, w), nn.ReLU(inplace=True)]
+            cin = w
+        layers += [nn.Linear(cin, cfg.feature_dim), nn.ReLU(inplace=True)]
+        self.mlp = nn.Sequential(*layers)
+        self.out_dim = cfg.feature_dim
+
+    def spectrum(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, F]`` audio → ``[N, n_bins]`` ``log1p`` of the mean power of the frame's STFT windows."""
+        with warnings.catch_warnings():
+            # return_complex=False is deprecated, but complex outputs do not export to ONNX (opset 17 DFT)
+            warnings.simplefilter("ignore", UserWarning)
+            spec = torch.stft(x, n_fft=self.n_fft, hop_length=self.hop, window=self.window, center=False,
+                              return_complex=False)  # [N, bins, windows, 2]
+        power = (spec[:, : self.n_bins] ** 2).sum(dim=-1).mean(dim=-1)
+        return torch.log1p(power)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.spectrum(x) if self.audio else x)
+
+
 class JudgeNet(nn.Module):
     """Sequence classifier of every factor, plus per-frame classifiers of the static factors.
 
@@ -217,16 +294,32 @@ class JudgeNet(nn.Module):
 
     def __init__(self, cfg: ArchConfig, heads: Sequence[HeadSpec]):
         super().__init__()
+        if cfg.modality not in ("video", "audio", "timeseries"):
+            raise ValueError(f"unknown modality {cfg.modality!r}; expected video, audio or timeseries")
         self.cfg = cfg
         self.heads = list(heads)
         self.static_heads = [h for h in self.heads if h.static]
-        self.encoder = FrameEncoder(cfg)
+        if self.static_heads and not cfg.frame_heads:
+            raise ValueError("heads marked static (with frame heads) but frame_heads is off; build the heads "
+                             "with static=False")
+        self.video = cfg.modality == "video"
+        self.encoder = FrameEncoder(cfg) if self.video else StepEncoder1D(cfg)
         fdim = self.encoder.out_dim
-        self.motion = MotionEncoder(cfg) if cfg.motion else None
+        self.motion = MotionEncoder(cfg) if (cfg.motion and self.video) else None
         mdim = self.motion.out_dim if self.motion is not None else 0
+        tconv: list[nn.Module] = []
+        cin = fdim
+        for w in (cfg.tconv if not self.video else ()):
+            tconv += [nn.Conv1d(cin, w, 3, padding=1), nn.ReLU(inplace=True)]
+            cin = w
+        self.tconv = nn.Sequential(*tconv) if tconv else None
+        mdim += cin if tconv else 0
         self.gru = nn.GRU(fdim + mdim, cfg.hidden, batch_first=True, bidirectional=True)
         self.drop = nn.Dropout(cfg.dropout)
-        self.seq_heads = nn.ModuleList([nn.Linear(4 * cfg.hidden, h.n_classes) for h in self.heads])
+        use_flat = bool(cfg.flat_steps) and not self.video
+        self.flat = nn.Linear(cfg.flat_steps * (fdim + mdim), cfg.flat_dim) if use_flat else None
+        pooled_dim = 4 * cfg.hidden + (cfg.flat_dim if self.flat is not None else 0)
+        self.seq_heads = nn.ModuleList([nn.Linear(pooled_dim, h.n_classes) for h in self.heads])
         self.frame_heads = nn.ModuleList(
             [nn.Linear(fdim, h.n_classes) for h in self.static_heads]
         )
@@ -237,15 +330,24 @@ class JudgeNet(nn.Module):
         return [f"seq__{h.name}" for h in self.heads] + [f"frame__{h.name}" for h in self.static_heads]
 
     def forward(self, video: torch.Tensor, pooled: bool = False) -> tuple[torch.Tensor, ...]:
-        """Logits for ``video`` ``[B, T, C, H, W]``; ``pooled=True`` means the input was already
-        average-pooled by ``cfg.pool`` (the training loop pools the data once, see recipe.pool_video)."""
-        b, t, c, hh, ww = video.shape
-        feats = self.encoder(video.reshape(b * t, c, hh, ww), pooled)  # [B*T, F]
+        """Logits for ``video`` ``[B, T, C, H, W]`` (or ``[B, T, F]`` for 1-D data); ``pooled=True`` means
+        a video was already average-pooled by ``cfg.pool`` (the training loop pools the data once, see
+        recipe.pool_video)."""
+        b, t = video.shape[0], video.shape[1]
+        if self.video:
+            c, hh, ww = video.shape[2:]
+            feats = self.encoder(video.reshape(b * t, c, hh, ww), pooled)  # [B*T, F]
+        else:
+            feats = self.encoder(video.reshape(b * t, video.shape[2]))
         seq_feats = feats.reshape(b, t, -1)
         if self.motion is not None:
             seq_feats = torch.cat([seq_feats, self.motion(video, pooled)], dim=2)
+        if self.tconv is not None:
+            seq_feats = torch.cat([seq_feats, self.tconv(seq_feats.transpose(1, 2)).transpose(1, 2)], dim=2)
         out, h_n = self.gru(seq_feats)  # out [B, T, 2H], h_n [2, B, H]
         pooled = torch.cat([out.mean(dim=1), h_n[0], h_n[1]], dim=1)  # [B, 4H]
+        if self.flat is not None:
+            pooled = torch.cat([pooled, self.flat(seq_feats.reshape(b, -1))], dim=1)
         pooled = self.drop(pooled)
         seq = [head(pooled) for head in self.seq_heads]
         frame = [head(feats).reshape(b, t, -1) for head in self.frame_heads]

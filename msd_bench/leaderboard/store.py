@@ -36,7 +36,7 @@ from ..harness.results import Result, read_result, write_result
 
 RESULTS_DIR = "results"
 DEFAULT_ROOT = Path("leaderboard")
-PICTURE_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg", ".webp", ".svg")
+PICTURE_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg", ".webp", ".svg", ".wav")  # .wav: audio pictures
 
 ProblemKind = Literal["malformed", "misplaced", "duplicate", "needs_rerun", "unchecked", "stray"]
 

@@ -79,9 +79,31 @@ def get_method(name: str) -> MethodSpec:
     return METHODS[name]
 
 
-def default_config(method: str, shape: tuple[int, int, int, int], **overrides: Any) -> dict[str, Any]:
-    """The full model config of ``method`` for videos of ``shape`` = (T, C, H, W)."""
+#: methods that are defined for video only (their augmentations are image operations)
+VIDEO_ONLY = ("c-dsvae",)
+
+
+def default_config(method: str, shape: tuple[int, ...], modality: str = "video", **overrides: Any) -> dict[str, Any]:
+    """The full model config of ``method`` for sequences of ``shape``: ``(T, C, H, W)`` videos, or
+    ``(T, F)`` audio frames / time-series steps with ``modality`` ``audio`` / ``timeseries``.
+
+    On 1-D steps the Bernoulli likelihood of the beta-VAE seeds does not apply (audio samples lie in
+    [-1, 1], time-series features are unbounded): those methods use the Gaussian (squared-error) one.
+    """
     spec = get_method(method)
+    if modality != "video":
+        if method in VIDEO_ONLY:
+            raise MethodError(f"{method} is defined for video only (colour / blur augmentations); "
+                              f"the dataset is {modality}")
+        if len(shape) != 2:
+            raise MethodError(f"{modality} sequences are [T, F], got shape {list(shape)}")
+        cfg1: dict[str, Any] = dict(method=method, frames=int(shape[0]), static_dim=spec.static_dim,
+                                    dynamic_dim=spec.dynamic_dim, modality=modality, features=int(shape[1]))
+        cfg1.update(spec.hparams)
+        if cfg1.get("likelihood") == "bernoulli":
+            cfg1["likelihood"] = "gaussian"
+        cfg1.update(overrides)
+        return cfg1
     t, c, h, w = (int(v) for v in shape)
     res = 32 if min(h, w) >= 32 and h % 32 == 0 and w % 32 == 0 else min(h, w)
     cfg: dict[str, Any] = dict(method=method, frames=t, channels=c, height=h, width=w,

@@ -12,10 +12,11 @@ from .._cli_utils import console, handle_errors
 @handle_errors
 def train(
     method: str = typer.Argument(..., help="Reference method: frame-vae, lstm-vae, content-motion-vae, dsvae, "
-                                           "c-dsvae, skd, beta-vae, lambda-beta-vae."),
+                                           "c-dsvae (video only), skd, beta-vae, lambda-beta-vae."),
     dataset: str = typer.Option("sprites", "--dataset", "-d", help="Built-in dataset to train on."),
     epochs: int = typer.Option(None, "--epochs", "-e", help="Epochs over the train split (default: budgeted "
-                                                            "per dataset: 8 on sprites, 3 on dsprites-dynamic)."),
+                                                            "per dataset: 8 on sprites, 3 on dsprites-dynamic, "
+                                                            "2 on dmelodies, 5 on air-quality)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the initialisation, data order and noise."),
     size: str = typer.Option("full", "--size", help="Dataset size to train on: small or full."),
     out: Path = typer.Option(None, "--out", "-o", help="Submission folder to write "
@@ -66,8 +67,11 @@ def train(
         "train_seconds": round(result.seconds, 1), "history": result.history, "model": settings.model,
         **({"finalize": extra} if extra else {}),
     }
+    from ..datasets import to_model_input
+    from ..harness.modality import dataset_modality
+
     export_submission(result.model, out, dataset, training, onnx=onnx,
-                      sample=torch.from_numpy(sample).float().div_(255.0))
+                      sample=to_model_input(torch.from_numpy(sample), dataset_modality(ds)))
     console.print(f"trained {method} on {dataset} ({size}) for {settings.epochs} epochs, {result.steps} steps, "
                   f"{result.seconds:.0f} s of training ({time.perf_counter() - t0:.0f} s in all)")
     console.print(f"wrote {out}  (check it: msd-bench validate {out} --trust-code)")

@@ -30,6 +30,7 @@ from torch import nn
 
 from .. import __version__
 from ..harness.manifest import MANIFEST_NAME
+from ..harness.modality import input_name
 from . import get_method
 
 VERSION = "1.0.0"  # of a reference trained on a dataset that is not built in
@@ -67,9 +68,14 @@ def build(**config):
 def manifest_dict(method: str, dataset: str, config: dict[str, Any], fmt: str, entry: dict[str, Any],
                   description: str) -> dict[str, Any]:
     spec = get_method(method)
+    modality = config.get("modality", "video")
     ds_entry: dict[str, Any] = {"static_dim": int(config["static_dim"]), "dynamic_dim": int(config["dynamic_dim"])}
     if not _builtin(dataset):
-        ds_entry["input_shape"] = [int(config[k]) for k in ("frames", "channels", "height", "width")]
+        keys = ("frames", "channels", "height", "width") if modality == "video" else ("frames", "features")
+        ds_entry["input_shape"] = [int(config[k]) for k in keys]
+    # video references stay interface version 1 (their manifests unchanged); other modalities need 2
+    version: dict[str, Any] = {"interface_version": 1} if modality == "video" else \
+        {"interface_version": 2, "modality": modality}
     return {
         "name": method,
         "version": reference_version(dataset),
@@ -78,7 +84,7 @@ def manifest_dict(method: str, dataset: str, config: dict[str, Any], fmt: str, e
         "license": LICENSE,
         "description": description,
         "format": fmt,
-        "interface_version": 1,
+        **version,
         "training_datasets": [dataset],
         "datasets": {dataset: {**ds_entry, **entry}},
     }
@@ -151,14 +157,20 @@ def export_onnx(model: nn.Module, folder: Path, dataset: str, description: str) 
     folder.mkdir(parents=True, exist_ok=True)
     cfg = model.config()
     t = int(cfg["frames"])
-    x = torch.rand(2, t, cfg["channels"], cfg["height"], cfg["width"], generator=torch.Generator().manual_seed(0))
+    modality = cfg.get("modality", "video")
+    gen = torch.Generator().manual_seed(0)
+    if modality == "video":
+        x = torch.rand(2, t, cfg["channels"], cfg["height"], cfg["width"], generator=gen)
+    else:
+        x = torch.rand(2, t, int(cfg["features"]), generator=gen) * 2.0 - 1.0
     with torch.no_grad():
         z = model.encode(x)
     batch = {0: "batch"}
-    _export(_Enc(model), (x,), folder / "encoder.onnx", ["video"], ["static", "dynamic"],
-            {"video": batch, "static": batch, "dynamic": batch})
-    _export(_Dec(model), (z.static, z.dynamic), folder / "decoder.onnx", ["static", "dynamic"], ["video"],
-            {"static": batch, "dynamic": batch, "video": batch})
+    name = input_name(modality)  # video / audio / series
+    _export(_Enc(model), (x,), folder / "encoder.onnx", [name], ["static", "dynamic"],
+            {name: batch, "static": batch, "dynamic": batch})
+    _export(_Dec(model), (z.static, z.dynamic), folder / "decoder.onnx", ["static", "dynamic"], [name],
+            {"static": batch, "dynamic": batch, name: batch})
     entry = {"encoder": "encoder.onnx", "decoder": "decoder.onnx"}
     if callable(getattr(model, "sample_static", None)):
         _export(_Identity(), (torch.randn(2, z.static_dim),), folder / "prior_static.onnx", ["noise"], ["static"],
@@ -234,7 +246,7 @@ def export_submission(model: nn.Module, out: Path, dataset: str, training: dict[
                 "python": platform.python_version(), "machine": platform.machine()}
         files = ["model.safetensors", "model.py", MANIFEST_NAME, "training.json"]
         if sample is not None and callable(getattr(model, "posterior", None)) and hasattr(model, "decode_frames") \
-                and method in ("frame-vae", "beta-vae", "lambda-beta-vae"):
+                and method in ("frame-vae", "beta-vae", "lambda-beta-vae") and cfg.get("modality", "video") == "video":
             traversal_gif(model, sample[:1], stage / "traversal.gif")
             files.append("traversal.gif")
         if onnx and not callable(getattr(model, "swap", None)):

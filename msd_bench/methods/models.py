@@ -2,6 +2,10 @@
 
 Every model implements the msd-bench model interface (``encode``, ``decode``, priors) on videos
 ``[B, T, C, H, W]`` in ``[0, 1]`` and a ``training_loss(x)`` used by :mod:`msd_bench.methods.training`.
+With ``modality="audio"`` or ``"timeseries"`` and ``features=F`` the same models run on 1-D steps
+``[B, T, F]`` (interface version 2): the per-frame conv encoder / decoder is replaced by the MLP
+:class:`~msd_bench.methods.nets.StepEncoder` / :class:`~msd_bench.methods.nets.StepDecoder` (tanh
+output for audio in [-1, 1], linear output for normalised time series); the temporal parts are the same.
 Randomness during training (reparameterisation noise, augmentations) comes from the global torch RNG,
 which the trainer seeds and checkpoints; the priors draw only from the ``torch.Generator`` they get.
 
@@ -28,6 +32,8 @@ from ..harness.interface import Latents
 from .nets import (
     FrameDecoder,
     FrameEncoder,
+    StepDecoder,
+    StepEncoder,
     kl_normal,
     kl_std_normal,
     log_normal,
@@ -57,6 +63,12 @@ class ReferenceModel(nn.Module):
         the sprites (measured: KL -> 0.1 nats after two epochs); the Bernoulli likelihood is not scaled.
     out_bias : float
         Initial output logit of the decoder (the trainer uses the logit of the training data's mean).
+    modality : str
+        ``video`` (default; ``channels``, ``height``, ``width`` describe a frame), ``audio`` or
+        ``timeseries`` (a step is ``features`` values; ``channels``, ``height``, ``width`` and ``res``
+        are then unused).
+    features : int
+        ``F`` of a 1-D step (audio samples per frame, time-series features); 0 for video.
     """
 
     method = "reference"
@@ -64,20 +76,29 @@ class ReferenceModel(nn.Module):
     def __init__(
         self,
         frames: int,
-        channels: int,
-        height: int,
-        width: int,
-        static_dim: int,
-        dynamic_dim: int,
+        channels: int = 1,
+        height: int = 1,
+        width: int = 1,
+        static_dim: int = 8,
+        dynamic_dim: int = 8,
         res: int = 32,
         hidden: int = 128,
         base: int = 16,
         recon_weight: float = 20.0,
         out_bias: float = 0.0,
+        modality: str = "video",
+        features: int = 0,
     ):
         super().__init__()
-        if height % res or width % res:
+        if modality not in ("video", "audio", "timeseries"):
+            raise ValueError(f"modality must be video, audio or timeseries, got {modality!r}")
+        if modality != "video":
+            if int(features) < 1:
+                raise ValueError(f"modality {modality} needs features >= 1 (the size of a step), got {features}")
+            channels, height, width, res = 1, 1, 1, 1
+        elif height % res or width % res:
             raise ValueError(f"frame size {height}x{width} is not a multiple of the internal resolution {res}")
+        self.modality, self.features = modality, int(features)
         self.frames, self.channels, self.height, self.width = frames, channels, height, width
         self.static_dim, self.dynamic_dim = static_dim, dynamic_dim
         self.res, self.hidden, self.base = res, hidden, base
@@ -88,14 +109,42 @@ class ReferenceModel(nn.Module):
             dynamic_dim=dynamic_dim, res=res, hidden=hidden, base=base, recon_weight=self.recon_weight,
             out_bias=self.out_bias,
         )
+        if modality != "video":  # (a video config stays as before, so version-1 manifests rebuild unchanged)
+            for key in ("channels", "height", "width", "res", "base"):
+                del self._config[key]
+            self._config.update(modality=modality, features=self.features)
 
     # ----------------------------------------------------------------------------- plumbing
+    @property
+    def step_shape(self) -> tuple[int, ...]:
+        """Shape of one step of the training target: ``(C, res, res)`` (video) or ``(F,)``."""
+        if self.modality == "video":
+            return (self.channels, self.res, self.res)
+        return (self.features,)
+
+    def step_encoder(self, out: int) -> nn.Module:
+        """A new per-step encoder ``[N, *step] -> [N, out]`` for this modality."""
+        if self.modality == "video":
+            return FrameEncoder(self.channels, self.res, out, self.base)
+        return StepEncoder(self.features, out, width=self.hidden)
+
+    def step_decoder(self, in_dim: int) -> nn.Module:
+        """A new per-step decoder ``[N, in_dim] -> [N, *step]`` for this modality."""
+        if self.modality == "video":
+            return FrameDecoder(in_dim, self.channels, self.res, self.base, self.out_bias)
+        return StepDecoder(in_dim, self.features, width=self.hidden, bounded=self.modality == "audio")
     def config(self) -> dict[str, Any]:
         """Keyword arguments that rebuild this model (with ``method``): the manifest's ``config``."""
         return {"method": self.method, **self._config}
 
     def frames_in(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, T, C, H, W]`` -> pooled frames ``[B*T, C, res, res]``."""
+        """``[B, T, C, H, W]`` -> pooled frames ``[B*T, C, res, res]`` (1-D steps: ``[B, T, F]`` -> ``[B*T, F]``)."""
+        if self.modality != "video":
+            if x.ndim != 3 or x.shape[2] != self.features:
+                raise ValueError(
+                    f"{self.method}: input is {list(x.shape)}, expected [B, T, {self.features}] ({self.modality})"
+                )
+            return x.reshape(-1, self.features)
         b, t, c, h, w = x.shape
         if c != self.channels or h != self.height or w != self.width:
             raise ValueError(
@@ -110,10 +159,13 @@ class ReferenceModel(nn.Module):
     def target(self, x: torch.Tensor) -> torch.Tensor:
         """The training target: pooled frames ``[B, T, C, res, res]``."""
         b, t = x.shape[:2]
-        return self.frames_in(x).reshape(b, t, self.channels, self.res, self.res)
+        return self.frames_in(x).reshape(b, t, *self.step_shape)
 
     def frames_out(self, y: torch.Tensor, b: int, t: int) -> torch.Tensor:
-        """Decoder output ``[B*T, C, res, res]`` -> video ``[B, T, C, H, W]`` (nearest upsampling)."""
+        """Decoder output ``[B*T, C, res, res]`` -> video ``[B, T, C, H, W]`` (nearest upsampling);
+        1-D steps ``[B*T, F]`` -> ``[B, T, F]``."""
+        if self.modality != "video":
+            return y.reshape(b, t, self.features)
         if self.res != self.height or self.res != self.width:
             y = upsample_nearest(y, self.height // self.res, self.width // self.res)
         return y.reshape(b, t, self.channels, self.height, self.width)
@@ -168,10 +220,10 @@ class FrameVAE(ReferenceModel):
         self.beta, self.lam, self.likelihood = float(beta), float(lam), likelihood
         self._config.update(beta=self.beta, lam=self.lam, likelihood=likelihood)
         latent = self.static_dim + self.dynamic_dim
-        self.encoder = FrameEncoder(self.channels, self.res, self.hidden, self.base)
+        self.encoder = self.step_encoder(self.hidden)
         self.to_mu = nn.Linear(self.hidden, latent)
         self.to_logvar = nn.Linear(self.hidden, latent)
-        self.decoder = FrameDecoder(latent, self.channels, self.res, self.base, self.out_bias)
+        self.decoder = self.step_decoder(latent)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame posterior ``(mu, logvar)``, each ``[B, T, S + D]``."""
@@ -202,9 +254,9 @@ class FrameVAE(ReferenceModel):
         b, t = x.shape[:2]
         mu, logvar = self.posterior(x)
         z = reparameterize(mu, logvar)
-        logits = self.decoder.logits(z.reshape(b * t, -1)).view(b, t, self.channels, self.res, self.res)
+        logits = self.decoder.logits(z.reshape(b * t, -1)).view(b, t, *self.step_shape)
         target = self.target(x)
-        x_hat = torch.sigmoid(logits)
+        x_hat = self.decoder.activate(logits)  # sigmoid (video), tanh (audio), identity (time series)
         mse = recon_mse(x_hat, target)
         recon = self.recon_weight * mse if self.likelihood == "gaussian" else recon_bce(logits, target)
         kl = kl_std_normal(mu, logvar)
@@ -229,7 +281,7 @@ class LstmVAE(FrameVAE):
         self.to_mu = nn.Linear(2 * self.hidden, latent)
         self.to_logvar = nn.Linear(2 * self.hidden, latent)
         self.dec_rnn = nn.LSTM(latent, self.hidden, batch_first=True)
-        self.decoder = FrameDecoder(self.hidden, self.channels, self.res, self.base, self.out_bias)
+        self.decoder = self.step_decoder(self.hidden)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, t = x.shape[:2]
@@ -246,7 +298,7 @@ class LstmVAE(FrameVAE):
         mu, logvar = self.posterior(x)
         z = reparameterize(mu, logvar)
         h, _ = self.dec_rnn(z)
-        x_hat = self.decoder(h.reshape(b * t, -1)).view(b, t, self.channels, self.res, self.res)
+        x_hat = self.decoder(h.reshape(b * t, -1)).view(b, t, *self.step_shape)
         recon = self.recon_weight * recon_mse(x_hat, self.target(x))
         kl = kl_std_normal(mu, logvar)
         loss = recon + self.beta * kl
@@ -269,22 +321,22 @@ class ContentMotionVAE(ReferenceModel):
         super().__init__(*args, **kwargs)
         self.beta = float(beta)
         self._config.update(beta=self.beta)
-        self.content_enc = FrameEncoder(self.channels, self.res, self.hidden, self.base)
+        self.content_enc = self.step_encoder(self.hidden)
         self.c_mu = nn.Linear(self.hidden, self.static_dim)
         self.c_logvar = nn.Linear(self.hidden, self.static_dim)
-        self.motion_enc = FrameEncoder(self.channels, self.res, self.hidden, self.base)
+        self.motion_enc = self.step_encoder(self.hidden)
         self.rnn = nn.LSTM(self.hidden, self.hidden, batch_first=True, bidirectional=True)
         self.m_mu = nn.Linear(2 * self.hidden, self.dynamic_dim)
         self.m_logvar = nn.Linear(2 * self.hidden, self.dynamic_dim)
         latent = self.static_dim + self.dynamic_dim
-        self.decoder = FrameDecoder(latent, self.channels, self.res, self.base, self.out_bias)
+        self.decoder = self.step_decoder(latent)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         b, t = x.shape[:2]
-        frames = self.frames_in(x).view(b, t, self.channels, self.res, self.res)
+        frames = self.frames_in(x).view(b, t, *self.step_shape)
         hc = self.content_enc(frames.mean(1))
         diffs = torch.cat([torch.zeros_like(frames[:, :1]), frames[:, 1:] - frames[:, :-1]], dim=1)
-        hm = self.motion_enc(((diffs + 1.0) * 0.5).reshape(b * t, self.channels, self.res, self.res))
+        hm = self.motion_enc(((diffs + 1.0) * 0.5).reshape(b * t, *self.step_shape))
         hm, _ = self.rnn(hm.view(b, t, -1))
         return self.c_mu(hc), self.c_logvar(hc), self.m_mu(hm), self.m_logvar(hm)
 
@@ -305,7 +357,7 @@ class ContentMotionVAE(ReferenceModel):
         b, t = x.shape[:2]
         mc, lc, mm, lm = self.posterior(x)
         c, m = reparameterize(mc, lc), reparameterize(mm, lm)
-        x_hat = self._decode_res(c, m).view(b, t, self.channels, self.res, self.res)
+        x_hat = self._decode_res(c, m).view(b, t, *self.step_shape)
         recon = self.recon_weight * recon_mse(x_hat, self.target(x))
         kl_c, kl_m = kl_std_normal(mc, lc), kl_std_normal(mm, lm)
         loss = recon + self.beta * (kl_c + kl_m)
@@ -330,7 +382,7 @@ class DSVAE(ReferenceModel):
         self.kl_f, self.kl_z = float(kl_f), float(kl_z)
         self._config.update(kl_f=self.kl_f, kl_z=self.kl_z)
         hd = self.hidden
-        self.encoder = FrameEncoder(self.channels, self.res, hd, self.base)
+        self.encoder = self.step_encoder(hd)
         self.birnn = nn.LSTM(hd, hd, batch_first=True, bidirectional=True)
         self.f_mu = nn.Linear(2 * hd, self.static_dim)
         self.f_logvar = nn.Linear(2 * hd, self.static_dim)
@@ -341,7 +393,7 @@ class DSVAE(ReferenceModel):
         self.prior_mu = nn.Linear(hd, self.dynamic_dim)
         self.prior_logvar = nn.Linear(hd, self.dynamic_dim)
         latent = self.static_dim + self.dynamic_dim
-        self.decoder = FrameDecoder(latent, self.channels, self.res, self.base, self.out_bias)
+        self.decoder = self.step_decoder(latent)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """``(mu_f, logvar_f [B, S], mu_z, logvar_z [B, T, D])``."""
@@ -402,7 +454,7 @@ class DSVAE(ReferenceModel):
         b, t = x.shape[:2]
         mf, lf, mz, lz = self.posterior(x)
         f, z = reparameterize(mf, lf), reparameterize(mz, lz)
-        x_hat = self._decode_res(f, z).view(b, t, self.channels, self.res, self.res)
+        x_hat = self._decode_res(f, z).view(b, t, *self.step_shape)
         pm, pl = self.prior_params(z)
         return {
             "recon": self.recon_weight * recon_mse(x_hat, self.target(x)),
@@ -478,6 +530,10 @@ class CDSVAE(DSVAE):
     def __init__(self, *args: Any, w_c: float = 50.0, w_m: float = 50.0, w_mi: float = 1.0, tau: float = 0.5,
                  dataset_size: int = 10000, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        if self.modality != "video":
+            raise ValueError(
+                f"c-dsvae's augmentations (colour jitter, blur) are defined for video, not {self.modality}"
+            )
         self.w_c, self.w_m, self.w_mi, self.tau = float(w_c), float(w_m), float(w_mi), float(tau)
         self.dataset_size = int(dataset_size)
         self._config.update(w_c=self.w_c, w_m=self.w_m, w_mi=self.w_mi, tau=self.tau, dataset_size=self.dataset_size)

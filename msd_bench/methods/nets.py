@@ -105,6 +105,10 @@ class FrameDecoder(nn.Module):
         h = F.silu(self.fc(z)).view(z.shape[0], self.c0, 4, 4)
         return self.deconv(h)
 
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """The output map applied to :meth:`logits` (sigmoid: frames in [0, 1])."""
+        return torch.sigmoid(logits)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logits(z))
 
@@ -129,3 +133,43 @@ def kl_normal(mu_q: torch.Tensor, lv_q: torch.Tensor, mu_p: torch.Tensor, lv_p: 
 def log_normal(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Elementwise log density of ``N(mu, exp(logvar))`` at ``x``."""
     return -0.5 * (LOG_2PI + logvar + (x - mu).pow(2) / logvar.exp())
+
+
+class StepEncoder(nn.Module):
+    """Encoder of one 1-D step (an audio frame ``[F]`` of samples, a time-series vector ``[V]``):
+    ``[N, F]`` -> ``[N, out]`` by ``Linear(F, width)`` -> SiLU -> ``Linear(width, out)`` -> SiLU.
+
+    On raw audio frames the first layer is a learned filter bank over the frame's samples: a dMelodies
+    frame is one note that starts at phase 0 at the frame's onset, so one (instrument, pitch) always
+    gives the same frame and a linear map of the waveform separates them (no spectrogram needed).
+    """
+
+    def __init__(self, features: int, out: int, width: int = 128):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(features, width), nn.SiLU(), nn.Linear(width, out))
+        self.out_dim = out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.silu(self.net(x))
+
+
+class StepDecoder(nn.Module):
+    """Decoder of one 1-D step: ``[N, in]`` -> ``[N, F]`` by ``Linear(in, width)`` -> SiLU ->
+    ``Linear(width, F)`` and the output map of the modality: ``tanh`` for audio (samples in [-1, 1]),
+    the identity for time series (normalised features, unbounded)."""
+
+    def __init__(self, in_dim: int, features: int, width: int = 128, bounded: bool = True):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, width), nn.SiLU(), nn.Linear(width, features))
+        self.bounded = bool(bounded)
+
+    def logits(self, z: torch.Tensor) -> torch.Tensor:
+        """The output before the output map."""
+        return self.net(z)
+
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """The output map applied to :meth:`logits` (tanh for audio, the identity for time series)."""
+        return torch.tanh(logits) if self.bounded else logits
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.activate(self.net(z))

@@ -34,7 +34,6 @@ from torch import nn
 
 from ..harness.interface import Latents, swap_channels
 from .models import ReferenceModel, _f, recon_mse
-from .nets import FrameDecoder, FrameEncoder
 
 
 def fit_koopman(z: torch.Tensor, ridge: float) -> torch.Tensor:
@@ -73,10 +72,10 @@ class SKD(ReferenceModel):
                             ridge=self.ridge)
         k = self.static_dim + self.dynamic_dim
         self.k = k
-        self.encoder = FrameEncoder(self.channels, self.res, self.hidden, self.base)
+        self.encoder = self.step_encoder(self.hidden)
         self.rnn = nn.LSTM(self.hidden, self.hidden, batch_first=True)
         self.to_z = nn.Linear(self.hidden, k)
-        self.decoder = FrameDecoder(k, self.channels, self.res, self.base, self.out_bias)
+        self.decoder = self.step_decoder(k)
         # the frozen eigenbasis (identity until finalize): z_t = P phi_t, channel pairs of complex modes
         self.register_buffer("basis", torch.eye(k))
         self.register_buffer("basis_inv", torch.eye(k))
@@ -116,7 +115,7 @@ class SKD(ReferenceModel):
         c = fit_koopman(z, self.ridge)
         z_pred = z[:, :-1] @ c
         target = self.target(x)
-        shape = (self.channels, self.res, self.res)
+        shape = self.step_shape
         recon = recon_mse(self._decode_res(z).view(b, t, *shape), target)
         pred = recon_mse(self._decode_res(z_pred).view(b, t - 1, *shape), target[:, 1:])
         lat = (z_pred - z[:, 1:]).pow(2).flatten(1).sum(1)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .._io import atomic_path
+from ..harness.modality import dataset_modality
 from . import MethodError, build_model, default_config, get_method
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -73,13 +74,17 @@ def epoch_order(train_indices: np.ndarray, seed: int, epoch: int) -> np.ndarray:
 
 
 def iter_batches(ds: Any, order: np.ndarray, batch_size: int, limit: int | None = None) -> Iterator[torch.Tensor]:
-    """Float videos ``[B, T, C, H, W]`` in [0, 1] for consecutive full batches of ``order``."""
+    """Model inputs ``[B, T, *F]`` (:func:`msd_bench.datasets.to_model_input`: videos in [0, 1], audio
+    in [-1, 1], time series as stored) for consecutive full batches of ``order``."""
+    from ..datasets import to_model_input
+
+    modality = dataset_modality(ds)
     n = len(order) // batch_size
     if limit is not None:
         n = min(n, int(limit))
     for i in range(n):
         data, _ = ds.read(order[i * batch_size : (i + 1) * batch_size])
-        yield torch.from_numpy(data).float().div_(255.0)
+        yield to_model_input(torch.from_numpy(data), modality)
 
 
 def steps_per_epoch(ds: Any, settings: TrainSettings) -> int:
@@ -168,8 +173,10 @@ def make_settings(method: str, ds: Any, size: str = "full", epochs: int | None =
                   **model_overrides: Any) -> TrainSettings:
     """Settings with the method's default model config for ``ds``'s shape (and its default epochs)."""
     get_method(method)
-    model_overrides.setdefault("out_bias", data_logit(ds))
-    model_cfg = default_config(method, tuple(ds.shape), **model_overrides)
+    modality = dataset_modality(ds)
+    if modality == "video":
+        model_overrides.setdefault("out_bias", data_logit(ds))
+    model_cfg = default_config(method, tuple(ds.shape), modality=modality, **model_overrides)
     if method == "c-dsvae":
         model_cfg.setdefault("dataset_size", int(len(ds.indices("train"))))
     s = TrainSettings(method=method, dataset=ds.name, size=size,
@@ -190,7 +197,8 @@ def data_logit(ds: Any, n: int = 256) -> float:
 
 
 #: Default number of epochs (measured to fit the CPU budget; see docs/methods.md).
-DEFAULT_EPOCHS: dict[str, int] = {"sprites": 8, "dsprites-dynamic": 3, "3dshapes-dynamic": 5, "moving-digits": 5}
+DEFAULT_EPOCHS: dict[str, int] = {"sprites": 8, "dsprites-dynamic": 3, "3dshapes-dynamic": 5, "moving-digits": 5,
+                                  "dmelodies": 2, "air-quality": 5}
 
 
 def default_epochs(method: str, dataset: str) -> int:

@@ -21,7 +21,9 @@
 All randomness (which sequences, which pairs, prior samples) comes from ``seed`` through
 ``torch.Generator``: same model, data and seed give identical numbers. A model without the needed
 prior gets "not applicable" values, never 0. Inputs: ``x`` float ``[N, T, C, H, W]`` in [0, 1] (or
-uint8, scaled per batch), ``labels`` int ``[N, L]``, ``factors`` = objects with ``name``, ``index``,
+uint8, scaled per batch), or ``[N, T, F]`` audio (int16 PCM or float in [-1, 1]) / time series
+(float), converted per batch by :func:`msd_bench.datasets.to_model_input`; ``labels`` int ``[N, L]``,
+``factors`` = objects with ``name``, ``index``,
 ``type`` ("static"/"dynamic"), ``n_classes`` and ``ignore`` (the datasets' ``Factor``).
 """
 
@@ -33,7 +35,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .._fast import unit_float
 from ..errors import MetricError
 from .base import MetricValue, from_samples, from_statistic, register
 from .judged import chance_level, consistency_values, judged_values
@@ -76,8 +77,9 @@ def _active(factors) -> list:
 
 
 def _check_data(x: torch.Tensor, labels: torch.Tensor, factors) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 5:
-        raise MetricError(f"x must be a tensor [N, T, C, H, W], got {getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(x, torch.Tensor) or x.ndim not in (3, 5):
+        raise MetricError(f"x must be a tensor [N, T, *F] (video [N, T, C, H, W], audio / time series [N, T, F]), "
+                          f"got {getattr(x, 'shape', type(x).__name__)}")
     if not isinstance(labels, torch.Tensor) or labels.ndim != 2 or labels.shape[0] != x.shape[0]:
         raise MetricError(
             f"labels must be an int tensor [N, L] with N = {x.shape[0]}, got {getattr(labels, 'shape', None)}"
@@ -105,11 +107,23 @@ def class_balanced_indices(labels: torch.Tensor, columns: Sequence[int], n: int,
     return torch.multinomial(w, n, replacement=False, generator=generator)
 
 
+#: stored dtype -> modality of the model input (the on-disk format: uint8 video, int16 PCM audio)
+_STORED = {torch.uint8: "video", torch.int16: "audio"}
+
+
 def _batch(x: torch.Tensor, idx: torch.Tensor, device) -> torch.Tensor:
-    # rows gathered through a 2-D view (index_select of the 5-D tensor is ~6x slower on CPU), then
-    # uint8 -> [0, 1] float exactly as ``.float().div_(255.0)``
+    """Rows ``idx`` of ``x`` as float32 model inputs on ``device``: a stored block (uint8 video, int16
+    audio) through :func:`msd_bench.datasets.to_model_input`; a float block (time series, or inputs
+    already converted) as it is. The rows are gathered through a 2-D view (``index_select`` of the
+    5-D tensor is ~6x slower on CPU)."""
     flat = x.reshape(x.shape[0], -1).index_select(0, idx.to(x.device, torch.long))
-    return unit_float(flat.view(-1, *x.shape[1:]), device)
+    xb = flat.view(-1, *x.shape[1:]).to(device)
+    modality = _STORED.get(xb.dtype)
+    if modality is not None:
+        from ..datasets import to_model_input
+
+        return to_model_input(xb, modality)
+    return xb.float()
 
 
 def _latents():

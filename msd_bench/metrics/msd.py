@@ -403,8 +403,8 @@ def msd_interventions(
         reason = f"model has no {' and '.join(missing_p)} prior"
         keys = ["multi_factor", "two_factor", "global_sample_consistency", "local_sample_consistency"]
         return {k: MetricValue.not_applicable(m, reason) for k, m in zip(keys, names + cons_names, strict=True)}
-    if not isinstance(x, torch.Tensor) or x.ndim != 5 or labels.shape[0] != x.shape[0]:
-        raise MetricError(f"msd_interventions: x must be [N, T, C, H, W] with one label row each, got "
+    if not isinstance(x, torch.Tensor) or x.ndim not in (3, 5) or labels.shape[0] != x.shape[0]:
+        raise MetricError(f"msd_interventions: x must be [N, T, C, H, W] or [N, T, F] with one label row each, got "
                           f"{tuple(getattr(x, 'shape', ()))} and {tuple(labels.shape)}")
     dev = torch.device(device) if device is not None else x.device
     mapping = _mapping_of(channel_map, fs)

@@ -3,6 +3,12 @@
 Videos are float ``[B, T, C, H, W]`` in ``[0, 1]`` (data range 1). Everything is computed in torch on
 the inputs' device, batched; per-sequence values come back as ``[B]`` tensors so that callers can
 bootstrap them (:func:`reconstruction_values`).
+
+Other modalities (interface version 2, :func:`reconstruction_errors` with ``modality``): audio frames
+``[B, T, F]`` in ``[-1, 1]`` get MSE per sample, PSNR against full scale (peak amplitude 1, so the
+same formula as video's data range 1) and temporal consistency; time series ``[B, T, V]`` (normalised,
+unbounded) get MSE per value and temporal consistency. SSIM is an image measure and PSNR needs a peak
+value: where they do not apply, :data:`NOT_APPLICABLE` gives the reason the suite reports.
 """
 
 from __future__ import annotations
@@ -17,16 +23,20 @@ __all__ = [
     "psnr",
     "reconstruction_errors",
     "reconstruction_values",
+    "sequence_errors",
     "ssim",
     "temporal_consistency",
 ]
 
 _G = "reconstruction"
-register("mse", "1", False, "Mean squared error per pixel between input and reconstruction",
-         needs=("decoder",), value_range="[0, 1]", group=_G)
-register("psnr", "1", True, "Peak signal-to-noise ratio (dB, data range 1), mean over frames",
+register("mse", "1", False, "Mean squared error per pixel (audio: per sample, time series: per value) between "
+         "input and reconstruction", needs=("decoder",), value_range="[0, 1] (audio [0, 4], time series [0, inf))",
+         group=_G)
+register("psnr", "1", True, "Peak signal-to-noise ratio (dB, data range 1; audio: full-scale amplitude 1), mean "
+         "over frames; not applicable to time series",
          needs=("decoder",), value_range="[0, inf) dB (capped at 100)", group=_G)
-register("ssim", "1", True, "Structural similarity per frame (Gaussian 11x11, sigma 1.5), mean over frames",
+register("ssim", "1", True, "Structural similarity per frame (Gaussian 11x11, sigma 1.5), mean over frames; "
+         "video only",
          needs=("decoder",), value_range="[-1, 1]", group=_G)
 register("temporal_consistency", "1", False,
          "MSE between the frame differences of the reconstruction and of the input",
@@ -39,6 +49,16 @@ register("reconstruction.judge_ceiling", "1", True,
          needs=("judge", "labels"), value_range="[0, 1]", group=_G)
 
 PSNR_CAP = 100.0
+
+#: modality -> {metric: reason} for the reconstruction metrics that do not apply to it
+NOT_APPLICABLE: dict[str, dict[str, str]] = {
+    "video": {},
+    "audio": {"ssim": "SSIM is an image measure (2-D local windows); audio frames are 1-D waveforms"},
+    "timeseries": {
+        "ssim": "SSIM is an image measure (2-D local windows); a time-series step is a vector of features",
+        "psnr": "PSNR needs a peak value; normalised time-series features are unbounded",
+    },
+}
 
 
 _NOT_FINITE = "reconstruction contains NaN/Inf; expected values in [0, 1]"
@@ -211,7 +231,7 @@ def temporal_consistency(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     return (db - da).pow(2).flatten(1).mean(dim=1, dtype=torch.float64)
 
 
-def reconstruction_errors(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+def reconstruction_errors(x: torch.Tensor, x_hat: torch.Tensor, modality: str = "video") -> dict[str, torch.Tensor]:
     """All per-sequence reconstruction metrics of one batch in one pass: ``{"mse", "psnr", "ssim",
     "temporal_consistency"}`` → ``[B]`` (``temporal_consistency`` only when ``T >= 2``).
 
@@ -219,10 +239,43 @@ def reconstruction_errors(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, tor
     but converts the inputs once and walks the batch once, a few whole sequences at a time, so the
     difference ``x_hat - x`` and the SSIM moments stay in the CPU cache: the evaluation runner calls
     this on every batch of the split.
+
+    With ``modality`` ``audio`` (``[B, T, F]`` in ``[-1, 1]``) or ``timeseries`` (``[B, T, V]``), only
+    the metrics that apply are returned (see the module doc and :data:`NOT_APPLICABLE`).
     """
-    a, b = _pair(x, x_hat, check_finite=False)  # checked block by block
-    out = _blocked(a, b)
-    return {k: out[k] for k in ("mse", "psnr", "ssim", "temporal_consistency") if k in out}
+    if modality == "video":
+        a, b = _pair(x, x_hat, check_finite=False)  # checked block by block
+        out = _blocked(a, b)
+        return {k: out[k] for k in ("mse", "psnr", "ssim", "temporal_consistency") if k in out}
+    return sequence_errors(x, x_hat, modality)
+
+
+def sequence_errors(x: torch.Tensor, x_hat: torch.Tensor, modality: str) -> dict[str, torch.Tensor]:
+    r"""Per-sequence errors ``[B]`` of 1-D steps ``[B, T, F]`` (audio frames, time-series vectors).
+
+    ``mse`` :math:`\frac{1}{TF}\sum (x - \hat x)^2`; ``psnr`` (audio only) the mean over frames of
+    :math:`10 \log_{10}(1 / \mathrm{MSE}_t)` (full-scale peak amplitude 1, each frame capped at 100 dB);
+    ``temporal_consistency`` as for video (the MSE of the step-to-step differences), when ``T >= 2``.
+    """
+    if modality not in NOT_APPLICABLE or modality == "video":
+        raise MetricError(f"sequence_errors: modality {modality!r}; expected audio or timeseries")
+    if not isinstance(x, torch.Tensor) or not isinstance(x_hat, torch.Tensor):
+        raise MetricError(f"reconstruction metrics need torch tensors x and x_hat of shape [B, T, F] ({modality})")
+    if x.ndim != 3:
+        raise MetricError(f"x must be [B, T, F] for {modality}, got shape {tuple(x.shape)}")
+    if x_hat.shape != x.shape:
+        raise MetricError(f"reconstruction has shape {tuple(x_hat.shape)}, expected the input's {tuple(x.shape)}")
+    if not torch.isfinite(x_hat).all():
+        raise MetricError("reconstruction contains NaN/Inf")
+    d = x_hat.to(x.device).float() - x.float()
+    per_frame = d.square().mean(dim=2, dtype=torch.float64)  # [B, T]
+    out = {"mse": per_frame.mean(dim=1)}
+    if "psnr" not in NOT_APPLICABLE[modality]:
+        floor = per_frame.clamp_min(10 ** (-PSNR_CAP / 10))
+        out["psnr"] = (10.0 * torch.log10(1.0 / floor)).clamp(max=PSNR_CAP).mean(dim=1)
+    if x.shape[1] >= 2:
+        out["temporal_consistency"] = (d[:, 1:] - d[:, :-1]).square().flatten(1).mean(dim=1, dtype=torch.float64)
+    return out
 
 
 def reconstruction_values(
@@ -235,12 +288,14 @@ def reconstruction_values(
     batch_size: int = 256,
     seed: int = 0,
     device=None,
+    modality: str = "video",
 ) -> dict[str, MetricValue | dict[str, MetricValue]]:
     """Encode-decode ``x`` in batches and score MSE, PSNR, SSIM, temporal consistency and, with a
     judge, per-factor judge accuracy on the reconstructions (sequence heads).
 
     ``x`` is float ``[N, T, C, H, W]`` in [0, 1] or uint8 (scaled per batch); batches are moved to
-    ``device`` (default: ``x``'s device).
+    ``device`` (default: ``x``'s device). Another ``modality``: ``x`` is ``[N, T, F]`` (audio, float in
+    [-1, 1] or int16 PCM) or ``[N, T, V]`` (time series), scored by :func:`sequence_errors`.
 
     Returns
     -------
@@ -256,9 +311,14 @@ def reconstruction_values(
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
             xb = x[start : start + batch_size].to(device if device is not None else x.device)
-            xb = xb.float() / 255.0 if xb.dtype == torch.uint8 else xb.float()
+            if xb.dtype in (torch.uint8, torch.int16):
+                from ..datasets import to_model_input
+
+                xb = to_model_input(xb, modality)
+            else:
+                xb = xb.float()
             xh = model.decode(model.encode(xb))
-            for k, v in reconstruction_errors(xb, xh).items():
+            for k, v in reconstruction_errors(xb, xh, modality).items():
                 per[k].append(v.cpu())
             if judge is not None and labels is not None and factors is not None:
                 out = judge(xh)
