@@ -91,11 +91,7 @@ def to_model_input(block: Any, modality: str) -> Any:
         if x.dtype != want:
             raise DatasetError(f"to_model_input: {modality} block has dtype {x.dtype}; expected the stored "
                                f"{str(want).replace('torch.', '')}")
-        if modality == "video":  # exactly x.float().div_(255.0), by a compiled table lookup on CPU
-            from .._fast import unit_float
-
-            return unit_float(x)
-        return x.to(torch.float32).div_(AUDIO_SCALE)
+        return x.to(torch.float32).div_(255.0 if modality == "video" else AUDIO_SCALE)
     if not x.is_floating_point():
         raise DatasetError(f"to_model_input: timeseries block has dtype {x.dtype}; expected float32")
     return x.to(torch.float32)
