@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from .. import PROTOCOL, __version__
+from .._memory import small_pages
 from ..errors import MsdBenchError, SubmissionError
 from .device import resolve_device
 from .environment import environment, git_sha
@@ -334,8 +335,20 @@ def run_session(session: Session, model: Any, timer: PhaseTimer, groups: list[st
     """Score one (loaded) model in an open :class:`Session` (the body of :func:`evaluate`).
 
     ``passes``: forward passes per group of an earlier run with the same settings (the totals of
-    ``batch_progress``); updated with this run's counts.
+    ``batch_progress``); updated with this run's counts. Runs with numpy's huge-page advice off
+    (:func:`msd_bench._memory.small_pages`: large temporaries cost no compaction stalls; values unchanged).
     """
+    with small_pages():
+        return _run_session(session, model, timer, groups, started, t_start, split=split, batch_size=batch_size,
+                            limit=limit, seed=seed, repeats=repeats, out_dir=out_dir, pictures=pictures,
+                            progress=progress, batch_progress=batch_progress, passes=passes)
+
+
+def _run_session(session: Session, model: Any, timer: PhaseTimer, groups: list[str], started: str, t_start: float,
+                 *, split: str, batch_size: int, limit: int | None, seed: int, repeats: int, out_dir: Path | None,
+                 pictures: bool, progress: Callable[[str, int, int], None] | None = None,
+                 batch_progress: Callable[[str, int, int | None], None] | None = None,
+                 passes: dict[str, int] | None = None) -> Result:
     from .suite import EvalContext, run_group
 
     dataset, spec, ds, judge, dev = session.dataset, session.spec, session.ds, session.judge, session.device
