@@ -177,13 +177,15 @@ class Manifest(BaseModel):
     @model_validator(mode="after")
     def _format_fields(self) -> Manifest:
         problems = entry_problems(self.format, {ds: e.model_dump() for ds, e in self.datasets.items()})
+        n_format = len(problems)
         if self.interface_version == 1 and self.modality not in (None, "video"):
             problems.append(f"modality {self.modality!r} needs interface_version 2 (version 1 is video only)")
         if self.interface_version == 2 and self.modality is None:
             problems.append(f"modality is required for interface_version 2 (one of {', '.join(MODALITIES)})")
         axes = 1 + MODALITIES[self.input_modality]["feature_axes"]
+        modality_ok = len(problems) == n_format  # the shapes are checked against a known modality only
         for ds, entry in self.datasets.items():
-            if entry.input_shape is not None and len(entry.input_shape) != axes:
+            if modality_ok and entry.input_shape is not None and len(entry.input_shape) != axes:
                 problems.append(
                     f"datasets.{ds}.input_shape has {len(entry.input_shape)} entries, expected {axes}: "
                     f"{shape_text(self.input_modality)} for modality {self.input_modality}"
