@@ -17,7 +17,20 @@ import torch.nn.functional as F
 from torch import nn
 
 
-class TinyModel(nn.Module):
+class _GaussianPriors:
+    """``decode`` from ``decode_parts`` and standard-normal priors, shared by the example models."""
+
+    def decode(self, z) -> torch.Tensor:
+        return self.decode_parts(z.static, z.dynamic)
+
+    def sample_static(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, self.static_dim, generator=generator, device=generator.device)
+
+    def sample_dynamic(self, n: int, frames: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, frames, self.dynamic_dim, generator=generator, device=generator.device)
+
+
+class TinyModel(_GaussianPriors, nn.Module):
     def __init__(
         self,
         frames: int,
@@ -55,17 +68,9 @@ class TinyModel(nn.Module):
         frames = frames[:, :, :, None, :, None].expand(-1, -1, -1, k, -1, k)
         return frames.reshape(b, t, self.channels, self.height, self.width)
 
-    def decode(self, z) -> torch.Tensor:
-        return self.decode_parts(z.static, z.dynamic)
-
-    def sample_static(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return torch.randn(n, self.static_dim, generator=generator, device=generator.device)
-
-    def sample_dynamic(self, n: int, frames: int, generator: torch.Generator) -> torch.Tensor:
-        return torch.randn(n, frames, self.dynamic_dim, generator=generator, device=generator.device)
 
 
-class TinyStepModel(nn.Module):
+class TinyStepModel(_GaussianPriors, nn.Module):
     """The 1-D counterpart of :class:`TinyModel` (interface version 2): sequences ``[B, T, F]`` of
     audio frames (``bounded``: tanh output in [-1, 1]) or time-series steps (linear output)."""
 
@@ -86,14 +91,6 @@ class TinyStepModel(nn.Module):
         y = self.dec(torch.cat([static.unsqueeze(1).expand(b, t, self.static_dim), dynamic], dim=-1))
         return torch.tanh(y) if self.bounded else y
 
-    def decode(self, z) -> torch.Tensor:
-        return self.decode_parts(z.static, z.dynamic)
-
-    def sample_static(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return torch.randn(n, self.static_dim, generator=generator, device=generator.device)
-
-    def sample_dynamic(self, n: int, frames: int, generator: torch.Generator) -> torch.Tensor:
-        return torch.randn(n, frames, self.dynamic_dim, generator=generator, device=generator.device)
 
 
 def build(**config) -> TinyModel:

@@ -17,7 +17,6 @@ import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from importlib import resources
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MsdBenchError
+from .loader import _on_sys_path
 from .manifest import MANIFEST_NAME, check_name, slugify
 
 FORMATS = ("torch", "onnx")
@@ -175,7 +175,7 @@ def _write_weights(tmp: Path, fmt: str, dataset: str, seed: int) -> None:
     import torch
     from safetensors.torch import save_file
 
-    with _on_path(tmp):
+    with _on_sys_path(tmp):
         model_mod = _import_file(tmp / "model.py")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -190,11 +190,3 @@ def _write_weights(tmp: Path, fmt: str, dataset: str, seed: int) -> None:
                 export_mod.export(model, tmp / dataset)
 
 
-@contextlib.contextmanager
-def _on_path(folder: Path):
-    sys.path.insert(0, str(folder))
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(folder))
